@@ -1,0 +1,95 @@
+# Register value types and the one generic decoder every device profile uses.
+#
+# A profile is data: a tuple of points (name, fc, addr, vtype, scale, lo, hi).
+# The decoder turns the raw big-endian register bytes of an answer into a
+# number in SI units, or None for "no data" (a sentinel, a value outside the
+# device's physical range, a NaN, a short answer). It never raises.
+from firmware.compat import const
+import struct
+
+# Value types. Two-register types without R are high word first (ABCD);
+# R means the device sends the LOW word first (EPEver).
+U16 = const(1)
+S16 = const(2)
+U32 = const(3)
+U32R = const(4)
+S32 = const(5)
+S32R = const(6)
+F32 = const(7)
+
+# Sentinel conventions (per profile).
+SENT_NONE = const(0)
+SENT_DSE = const(1)   # GenComm: the top 8 codes of each type mean "no data"
+
+# Point tuple fields.
+P_NAME = const(0)
+P_FC = const(1)
+P_ADDR = const(2)
+P_TYPE = const(3)
+P_SCALE = const(4)
+P_LO = const(5)
+P_HI = const(6)
+
+
+def width(vtype):
+    """Registers a value of this type occupies."""
+    return 1 if vtype <= S16 else 2
+
+
+def raw(buf, off, vtype):
+    """Raw integer of a value starting at byte `off` of big-endian register
+    data, before sign and scale. Floats stay as their 32-bit pattern so the
+    caller can compare raw words without allocating."""
+    w0 = (buf[off] << 8) | buf[off + 1]
+    if vtype <= S16:
+        return w0
+    w1 = (buf[off + 2] << 8) | buf[off + 3]
+    if vtype == U32R or vtype == S32R:
+        return (w1 << 16) | w0
+    return (w0 << 16) | w1
+
+
+def is_sentinel(r, vtype):
+    # GenComm: 0xFFF8..0xFFFF (u16), 0x7FF8..0x7FFF (s16), and the same
+    # codes counted down from the 32-bit maxima.
+    if vtype == U16:
+        return r >= 0xFFF8
+    if vtype == S16:
+        return 0x7FF8 <= r <= 0x7FFF
+    if vtype == U32 or vtype == U32R:
+        return r >= 0xFFFFFFF8
+    if vtype == S32 or vtype == S32R:
+        return 0x7FFFFFF8 <= r <= 0x7FFFFFFF
+    return False
+
+
+def value(r, vtype, scale, lo, hi, sentinel):
+    """Scaled value of raw integer `r`, or None when it is no reading."""
+    if r is None:
+        return None
+    if sentinel == SENT_DSE and is_sentinel(r, vtype):
+        return None
+    if vtype == S16:
+        if r >= 0x8000:
+            r -= 0x10000
+    elif vtype == S32 or vtype == S32R:
+        if r >= 0x80000000:
+            r -= 0x100000000
+    elif vtype == F32:
+        v = struct.unpack('>f', struct.pack('>I', r))[0]
+        if v != v or v in (float('inf'), float('-inf')):
+            return None
+        r = v
+    v = r * scale if scale != 1 else r
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        return None
+    return v
+
+
+def decode_point(buf, off, point, sentinel):
+    """Decode one point from register bytes; None when the bytes are short."""
+    vtype = point[P_TYPE]
+    if buf is None or off < 0 or off + 2 * width(vtype) > len(buf):
+        return None
+    return value(raw(buf, off, vtype), vtype, point[P_SCALE],
+                 point[P_LO], point[P_HI], sentinel)

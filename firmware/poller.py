@@ -1,0 +1,178 @@
+# Polls each configured device through its bus by its coalesced plan, decodes
+# the answers in place and keeps each device's health: a device that misses
+# MISSES_OFFLINE cycles in a row is offline and is retried with backoff, so a
+# dead unit costs one timeout now and then instead of one every cycle.
+#
+# Pure of hardware: the bus objects and the clock come in from outside, so
+# this runs against fake buses under CPython and real ones on the board.
+from firmware.compat import const, ticks_ms, ticks_diff, sleep_ms
+from firmware import decode, plan
+from firmware.bus_errors import BusError, TIMEOUT, FRAME, EXCEPTION, LINK
+
+MISSES_OFFLINE = const(3)
+BACKOFF_MIN_MS = const(2000)
+BACKOFF_MAX_MS = const(60000)
+
+
+class Device:
+    def __init__(self, dcfg, profile, bus, baud=9600):
+        self.name = dcfg['name']
+        self.unit = dcfg['unit']
+        self.role = dcfg.get('role')
+        self.every = dcfg.get('poll_every', 1)
+        self.profile = profile
+        self.kind = profile.KIND
+        self.bus = bus
+        self.points, self.reqs = plan.build(
+            profile.POINTS, profile.MAX_REGS, plan.bridge_limit(profile, baud),
+            profile.ALIGN, profile.PAGE)
+        # Decoded values by point name (SI units, None = no data), updated in
+        # place each cycle; `online` rides along for the snapshot.
+        self.values = {}
+        for p in self.points:
+            self.values[p[0]] = None
+        self.values['online'] = False
+        self._raw = [None] * len(self.points)
+        self.online = False
+        self.misses = 0
+        self.backoff_ms = BACKOFF_MIN_MS
+        self.next_try = None       # ticks_ms when an offline device is retried
+        self.last_ok = None        # Unix seconds of the last good answer
+        self.last_frame = None     # ticks_ms of the last frame to this unit
+        self.last_err = None       # short text of the last error
+        self.n_ok = 0
+        self.n_err = [0, 0, 0, 0, 0]   # by bus_errors kind
+        self._cycle = 0
+
+    def errors(self, kind):
+        return self.n_err[kind]
+
+    def _clear(self, first, n):
+        vals = self.values
+        raw = self._raw
+        pts = self.points
+        for i in range(first, first + n):
+            raw[i] = None
+            vals[pts[i][0]] = None
+
+    def _decode(self, data, req):
+        start = req[plan.R_START]
+        sent = self.profile.SENTINEL
+        vals = self.values
+        raw = self._raw
+        pts = self.points
+        for i in range(req[plan.R_FIRST], req[plan.R_FIRST] + req[plan.R_N]):
+            p = pts[i]
+            off = 2 * (p[decode.P_ADDR] - start)
+            vt = p[decode.P_TYPE]
+            r = decode.raw(data, off, vt)
+            if r != raw[i]:     # decode (and allocate) only what changed
+                raw[i] = r
+                vals[p[0]] = decode.value(r, vt, p[decode.P_SCALE], p[decode.P_LO],
+                                          p[decode.P_HI], sent)
+
+    def _pace(self):
+        gap = self.profile.GAP_MS
+        if gap and self.last_frame is not None:
+            wait = gap - ticks_diff(ticks_ms(), self.last_frame)
+            if wait > 0:
+                sleep_ms(wait)
+
+    def request(self, fc, start, count):
+        """One raw read through this device's bus; raises BusError."""
+        self._pace()
+        try:
+            return self.bus.read(self.unit, fc, start, count)
+        finally:
+            self.last_frame = ticks_ms()
+
+    def write(self, addr, values):
+        """FC16 write of `values` from `addr`. Returns None when done, or the
+        error text; a write never raises into the control loop."""
+        self._pace()
+        try:
+            self.bus.write(self.unit, addr, values)
+            return None
+        except BusError as e:
+            self.n_err[e.kind] += 1
+            self.last_err = str(e)
+            return self.last_err
+        finally:
+            self.last_frame = ticks_ms()
+
+    def due(self, now):
+        if self.online or self.next_try is None:
+            return True
+        return ticks_diff(now, self.next_try) >= 0
+
+    def poll(self, ts):
+        """Read every request of the plan. Returns True when the device gave
+        at least one valid answer this cycle."""
+        answered = False
+        reqs = self.reqs
+        for k in range(len(reqs)):
+            req = reqs[k]
+            try:
+                data = self.request(req[plan.R_FC], req[plan.R_START], req[plan.R_COUNT])
+            except BusError as e:
+                self.n_err[e.kind] += 1
+                self.last_err = str(e)
+                self._clear(req[plan.R_FIRST], req[plan.R_N])
+                if e.kind == EXCEPTION:
+                    answered = True     # alive, just refuses this block
+                    continue
+                if e.kind == TIMEOUT or e.kind == LINK:
+                    # A silent unit: do not pay its timeout again this cycle.
+                    for j in range(k + 1, len(reqs)):
+                        rj = reqs[j]
+                        self._clear(rj[plan.R_FIRST], rj[plan.R_N])
+                    break
+                continue
+            if len(data) != 2 * req[plan.R_COUNT]:
+                self.n_err[FRAME] += 1
+                self.last_err = 'frame: %d bytes for %d registers' % (len(data), req[plan.R_COUNT])
+                self._clear(req[plan.R_FIRST], req[plan.R_N])
+                continue
+            self._decode(data, req)
+            self.n_ok += 1
+            answered = True
+        now = ticks_ms()
+        if answered:
+            self.misses = 0
+            self.online = True
+            self.backoff_ms = BACKOFF_MIN_MS
+            self.next_try = None
+            self.last_ok = ts
+        else:
+            self.misses += 1
+            if self.misses >= MISSES_OFFLINE:
+                if self.online:
+                    self.backoff_ms = BACKOFF_MIN_MS
+                else:
+                    self.backoff_ms = min(self.backoff_ms * 2, BACKOFF_MAX_MS)
+                self.online = False
+                self.next_try = now + self.backoff_ms
+        self.values['online'] = self.online
+        return answered
+
+
+class Poller:
+    def __init__(self, devices):
+        self.devices = devices
+        self.cycles = 0
+
+    def find(self, name):
+        for d in self.devices:
+            if d.name == name:
+                return d
+        return None
+
+    def cycle(self, ts):
+        """Poll every device that is due this cycle."""
+        self.cycles += 1
+        now = ticks_ms()
+        for d in self.devices:
+            if self.cycles % d.every and d.online:
+                continue
+            if d.due(now):
+                d.poll(ts)

@@ -1,0 +1,56 @@
+# Deep Sea Electronics genset controller, GenComm (DSE 7320 class): FC03 and
+# FC16 only; address = page * 256 + offset; the top codes of each type are
+# sentinels. Not every model implements 1408, 1536, 1798 or 1808: site.py
+# falls back to speed and frequency for the engine state.
+from firmware.decode import U16, S32, U32, SENT_DSE
+
+KIND = 'genset'
+SENTINEL = SENT_DSE
+MAX_REGS = 64
+MAX_GAP = 16
+ALIGN = 1
+PAGE = 256      # unimplemented pages answer an exception: never cross one
+ANSWER_MS = 30
+GAP_MS = 0
+
+# Control keys (page 16): key to 4104 and 65535 - key to 4105 in ONE FC16.
+KEY_REG = 4104
+KEY_FLAGS = 4096    # 8 registers, bit 15 - ((k - 35700) % 16) of 4096 + (k - 35700) // 16
+KEY_STOP = 35700
+KEY_AUTO = 35701
+KEY_MANUAL = 35702
+KEY_START = 35705
+KEY_RESET = 35707
+KEY_TELE_START = 35732
+KEY_TELE_CANCEL = 35733
+
+# Named alarms (page 154): 4 bits an alarm, 4 alarms a register; level 2
+# warning, 3 shutdown, 4 electrical trip. 7320 class: 20 alarms.
+ALARM_BASE = 39425
+ALARM_REGS = 5
+
+POINTS = (
+    ('mode', 3, 772, U16, 1, 0, 7),
+    ('fuel_pct', 3, 1027, U16, 1, 0, 100),
+    ('batt_v', 3, 1029, U16, 0.1, 0, 40),
+    ('rpm', 3, 1030, U16, 1, 0, 4000),
+    ('hz', 3, 1031, U16, 0.1, 0, 100),
+    ('v_l1', 3, 1032, U32, 0.1, 0, 500),
+    ('engine_state', 3, 1408, U16, 1, 0, 15),
+    ('power_w', 3, 1536, S32, 1, -2000000, 2000000),
+    ('run_s', 3, 1798, U32, 1, 0, None),
+    ('starts', 3, 1808, U32, 1, 0, None),
+    ('alarms0', 3, ALARM_BASE, U16, 1, None, None),
+    ('alarms1', 3, ALARM_BASE + 1, U16, 1, None, None),
+    ('alarms2', 3, ALARM_BASE + 2, U16, 1, None, None),
+    ('alarms3', 3, ALARM_BASE + 3, U16, 1, None, None),
+    ('alarms4', 3, ALARM_BASE + 4, U16, 1, None, None),
+)
+
+
+def key_available(flags, key):
+    """True when the 8 flag registers at KEY_FLAGS allow `key`."""
+    n = key - 35700
+    if flags is None or n < 0 or n // 16 >= len(flags):
+        return False
+    return bool((flags[n // 16] >> (15 - n % 16)) & 1)

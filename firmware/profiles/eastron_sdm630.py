@@ -1,0 +1,29 @@
+# Eastron SDM630 three-phase meter: FC04, float32 high word first, two
+# registers a value at even addresses; at most 80 registers a read. Total kWh
+# (342) is import plus export, so it is not polled: 72 and 74 carry it.
+from firmware.decode import F32, SENT_NONE
+
+KIND = 'meter'
+SENTINEL = SENT_NONE
+MAX_REGS = 80
+MAX_GAP = 80
+ALIGN = 2
+PAGE = 0
+ANSWER_MS = 30
+GAP_MS = 0
+
+POINTS = (
+    ('v_l1', 4, 0, F32, 1, 0, 500),
+    ('v_l2', 4, 2, F32, 1, 0, 500),
+    ('v_l3', 4, 4, F32, 1, 0, 500),
+    ('a_l1', 4, 6, F32, 1, -1000, 1000),
+    ('a_l2', 4, 8, F32, 1, -1000, 1000),
+    ('a_l3', 4, 10, F32, 1, -1000, 1000),
+    ('w_l1', 4, 12, F32, 1, -250000, 250000),
+    ('w_l2', 4, 14, F32, 1, -250000, 250000),
+    ('w_l3', 4, 16, F32, 1, -250000, 250000),
+    ('power_w', 4, 52, F32, 1, -750000, 750000),
+    ('hz', 4, 70, F32, 1, 0, 100),
+    ('import_kwh', 4, 72, F32, 1, 0, None),
+    ('export_kwh', 4, 74, F32, 1, 0, None),
+)

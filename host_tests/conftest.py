@@ -1,0 +1,29 @@
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "host_tests", "portable"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def micropython():
+    """The MicroPython unix port binary; a test that needs it fails without it."""
+    assert os.path.exists(MICROPYTHON), "micropython missing: run tools/setup.sh"
+    out = subprocess.run([MICROPYTHON, "-c", "import sys; print(sys.implementation.name)"],
+                         capture_output=True, text=True, timeout=20)
+    assert out.stdout.strip() == "micropython", out
+    return MICROPYTHON

@@ -1,0 +1,60 @@
+# Shared by the portable tests, which run unchanged under CPython (pytest)
+# and in the MicroPython unix port (host_tests/mpy_run.py): no pytest here.
+from firmware.bus_errors import BusError, TIMEOUT
+
+
+def raises(exc, fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except exc as e:
+        return e
+    raise AssertionError('%s not raised by %r' % (exc.__name__, fn))
+
+
+def close(a, b, tol=1e-6):
+    return a is not None and b is not None and abs(a - b) <= tol
+
+
+def words_to_bytes(words):
+    out = bytearray()
+    for w in words:
+        out.append((w >> 8) & 0xFF)
+        out.append(w & 0xFF)
+    return bytes(out)
+
+
+class FakeBus:
+    """A bus whose devices are register dicts: regs[(unit, fc)][addr] = word.
+    Unmapped registers read as 0, like a device that answers its holes.
+    `silent` units time out; `fail[(unit, fc, start)]` raises that error."""
+
+    def __init__(self):
+        self.regs = {}
+        self.silent = set()
+        self.fail = {}
+        self.reads = []
+        self.writes = []
+        self.kind = 'fake'
+        self.baud = 9600
+
+    def set(self, unit, fc, addr, words):
+        d = self.regs.setdefault((unit, fc), {})
+        for i, w in enumerate(words):
+            d[addr + i] = w
+
+    def read(self, unit, fc, start, count):
+        self.reads.append((unit, fc, start, count))
+        if unit in self.silent:
+            raise BusError(TIMEOUT, 'no answer')
+        err = self.fail.get((unit, fc, start))
+        if err is not None:
+            raise err
+        d = self.regs.get((unit, fc), {})
+        return words_to_bytes([d.get(a, 0) for a in range(start, start + count)])
+
+    def write(self, unit, addr, values):
+        if unit in self.silent:
+            raise BusError(TIMEOUT, 'no answer')
+        self.writes.append((unit, addr, list(values)))
+        self.set(unit, 3, addr, values)
+        return True

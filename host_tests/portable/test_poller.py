@@ -1,0 +1,254 @@
+# Polling and decoding every profile from hand-computed register words, the
+# device health rules, and writes, against a fake bus.
+from firmware import profiles, poller, site
+from firmware.bus_errors import BusError, TIMEOUT, FRAME, EXCEPTION
+from helpers import FakeBus, close
+
+
+def dev(name, profile, unit, bus, role=None):
+    return poller.Device({'name': name, 'unit': unit, 'role': role},
+                         profiles.load(profile), bus)
+
+
+def epever_regs(bus, unit=1):
+    bus.set(unit, 4, 0x3100, [
+        0x1C84,             # 0x3100 PV 73.00 V
+        0x0514,             # 0x3101 PV 13.00 A
+        0x5678, 0x0001,     # 0x3102 PV power 876.72 W (low word first)
+        0x14B4,             # 0x3104 battery 53.00 V
+        0x0640,             # 0x3105 charging 16.00 A
+        0x4B40, 0x0001,     # 0x3106 charging power 848.00 W (84800)
+    ])
+    bus.set(unit, 4, 0x3110, [0xFDF3, 0x0BB8])   # batt -5.25 degC, device 30.00 degC
+    bus.set(unit, 4, 0x311A, [75])               # SOC 75 %
+    bus.set(unit, 4, 0x3200, [0x0000, 0x0009, 0x0000])   # normal, boost + running
+    bus.set(unit, 4, 0x330C, [0x04D2, 0x0000])   # today 12.34 kWh
+    bus.set(unit, 4, 0x3312, [0x86A0, 0x0001])   # total 1000.00 kWh
+    bus.set(unit, 4, 0x331B, [0xFB2E, 0xFFFF])   # net -12.34 A (discharging)
+
+
+def test_epever_decodes():
+    bus = FakeBus()
+    epever_regs(bus)
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    assert d.poll(1000)
+    v = d.values
+    assert close(v['pv_v'], 73.0) and close(v['pv_a'], 13.0)
+    assert close(v['pv_w'], 876.72)
+    assert close(v['batt_v'], 53.0) and close(v['charge_a'], 16.0)
+    assert close(v['charge_w'], 848.0)
+    assert close(v['batt_temp_c'], -5.25) and close(v['dev_temp_c'], 30.0)
+    assert v['soc'] == 75
+    assert v['charge_status'] == 9
+    assert close(v['energy_today_kwh'], 12.34) and close(v['energy_total_kwh'], 1000.0)
+    assert close(v['batt_net_a'], -12.34)
+    assert v['online'] is True
+    # Only input registers (FC04), three coalesced reads.
+    assert [r[1] for r in bus.reads] == [4, 4, 4]
+
+
+def f32_words(hexstr):
+    w = int(hexstr, 16)
+    return [w >> 16, w & 0xFFFF]
+
+
+def test_sdm630_decodes():
+    bus = FakeBus()
+    bus.set(2, 4, 0, f32_words('43668000') * 3)          # 230.5 V on L1-L3
+    bus.set(2, 4, 6, f32_words('40A00000') * 3)          # 5.0 A
+    bus.set(2, 4, 12, f32_words('44902000') * 3)         # 1153.0 W
+    bus.set(2, 4, 52, f32_words('45582000'))             # 3458.0 W total
+    bus.set(2, 4, 70, f32_words('42480000'))             # 50.0 Hz
+    bus.set(2, 4, 72, f32_words('461C4000'))             # 10000.0 kWh import
+    bus.set(2, 4, 74, f32_words('00000000'))             # 0 kWh export
+    d = dev('meter', 'eastron_sdm630', 2, bus, 'grid')
+    assert d.poll(1000)
+    v = d.values
+    assert close(v['v_l1'], 230.5) and close(v['v_l3'], 230.5)
+    assert close(v['a_l2'], 5.0) and close(v['w_l1'], 1153.0)
+    assert close(v['power_w'], 3458.0) and close(v['hz'], 50.0)
+    assert close(v['import_kwh'], 10000.0) and v['export_kwh'] == 0.0
+    for r in bus.reads:
+        assert r[2] % 2 == 0 and r[3] <= 80
+
+
+def test_sdm120_total_is_phase_power():
+    bus = FakeBus()
+    bus.set(5, 4, 0, f32_words('43660000'))              # 230.0 V
+    bus.set(5, 4, 12, f32_words('C4BB8000'))             # -1500.0 W (export)
+    bus.set(5, 4, 70, f32_words('42480000'))
+    d = dev('m2', 'eastron_sdm120', 5, bus, 'load')
+    d.poll(0)
+    assert close(d.values['power_w'], -1500.0) and close(d.values['v_l1'], 230.0)
+
+
+def test_pace_decodes():
+    bus = FakeBus()
+    bus.set(3, 3, 0, [0xFB2E, 5210, 64, 98, 19200, 30000, 30000, 123, 0,
+                      0x0001, 0x0000, 0x0004, 0x0000])
+    bus.set(3, 3, 15, [3256] * 16)
+    bus.set(3, 3, 31, [251, 0xFFF6, 250, 249, 300, 220])
+    d = dev('bms1', 'pace_bms', 3, bus)
+    assert d.poll(0)
+    v = d.values
+    assert close(v['current_a'], -12.34)
+    assert close(v['voltage_v'], 52.10)
+    assert v['soc'] == 64 and v['soh'] == 98
+    assert close(v['remain_ah'], 192.0) and close(v['full_ah'], 300.0)
+    assert v['cycles'] == 123
+    assert v['warning'] == 1 and v['protection'] == 0 and v['status'] == 4
+    assert close(v['cell01_v'], 3.256) and close(v['cell16_v'], 3.256)
+    assert close(v['temp1_c'], 25.1) and close(v['temp2_c'], -1.0)
+    assert close(v['mos_temp_c'], 30.0)
+    assert bus.reads == [(3, 3, 0, 37)]
+
+
+def test_seplos_decodes():
+    bus = FakeBus()
+    bus.set(0, 4, 0x1000, [5312, 0xFC18, 0, 0, 0, 875])
+    bus.set(0, 4, 0x100F, [100, 50])
+    d = dev('bms', 'seplos_v3', 0, bus)
+    d.poll(0)
+    v = d.values
+    assert close(v['voltage_v'], 53.12) and close(v['current_a'], -10.0)
+    assert close(v['soc'], 87.5) and v['max_dis_a'] == 100 and v['max_chg_a'] == 50
+
+
+def dse_regs(bus, unit=10, state=3):
+    bus.set(unit, 3, 772, [1])                        # auto mode
+    bus.set(unit, 3, 1027, [78, 0xFFFF, 276, 1500, 501, 0x0000, 0x08FD])
+    bus.set(unit, 3, 1408, [state])
+    bus.set(unit, 3, 1536, [0xFFFF, 0xF63C])          # -2500 W (s32)
+    bus.set(unit, 3, 1798, [0x0001, 0x5180])          # 86400 s
+    bus.set(unit, 3, 1808, [0x0000, 0x0021])          # 33 starts
+    bus.set(unit, 3, 39425, [0, 0, 0, 0, 0])
+
+
+def test_dse_decodes_with_sentinels():
+    bus = FakeBus()
+    dse_regs(bus)
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    d.poll(0)
+    v = d.values
+    assert v['mode'] == 1 and v['fuel_pct'] == 78
+    assert close(v['batt_v'], 27.6) and v['rpm'] == 1500 and close(v['hz'], 50.1)
+    assert close(v['v_l1'], 230.1)
+    assert v['engine_state'] == 3 and v['power_w'] == -2500
+    assert v['run_s'] == 86400 and v['starts'] == 33
+    for r in bus.reads:
+        assert r[1] == 3
+        assert r[2] // 256 == (r[2] + r[3] - 1) // 256
+
+
+def test_dse_sentinel_register_is_none():
+    bus = FakeBus()
+    dse_regs(bus)
+    bus.set(10, 3, 1408, [0xFFFF])      # state not implemented by this model
+    bus.set(10, 3, 1030, [0xFFFF])      # no speed sensor
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    d.poll(0)
+    assert d.values['engine_state'] is None and d.values['rpm'] is None
+    assert close(d.values['hz'], 50.1)
+    assert site.gen_state(d.values, True) == 'running'     # from frequency
+
+
+def test_silent_device_goes_offline_and_backs_off():
+    bus = FakeBus()
+    dse_regs(bus)
+    bus.silent.add(10)
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    for i in range(poller.MISSES_OFFLINE - 1):
+        assert not d.poll(0)
+        assert len(bus.reads) == i + 1      # one timeout a cycle, not one a request
+    assert d.online is False and d.misses == poller.MISSES_OFFLINE - 1
+    d.poll(0)
+    assert d.online is False and d.next_try is not None
+    p = poller.Poller([d])
+    n = len(bus.reads)
+    p.cycle(0)                              # not due yet: no request at all
+    assert len(bus.reads) == n
+    assert d.errors(TIMEOUT) == poller.MISSES_OFFLINE
+    assert all(d.values[k] is None for k in d.values if k != 'online')
+
+
+def test_backoff_grows_while_offline_and_resets_on_answer():
+    bus = FakeBus()
+    bus.silent.add(10)
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    for _ in range(poller.MISSES_OFFLINE):
+        d.poll(0)
+    first = d.backoff_ms
+    d.poll(0)
+    assert d.backoff_ms == 2 * first
+    for _ in range(10):
+        d.poll(0)
+    assert d.backoff_ms == poller.BACKOFF_MAX_MS
+    bus.silent.discard(10)
+    dse_regs(bus)
+    assert d.poll(5)
+    assert d.online and d.backoff_ms == poller.BACKOFF_MIN_MS and d.last_ok == 5
+
+
+def test_values_do_not_go_stale_after_a_miss():
+    bus = FakeBus()
+    dse_regs(bus)
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    d.poll(0)
+    assert d.values['fuel_pct'] == 78
+    bus.silent.add(10)
+    d.poll(0)
+    assert d.values['fuel_pct'] is None and d.online   # not yet offline
+    bus.silent.discard(10)
+    d.poll(0)
+    assert d.values['fuel_pct'] == 78                  # decoded again after the gap
+
+
+def test_garbage_answer_clears_its_block_only():
+    bus = FakeBus()
+    dse_regs(bus)
+    bus.fail[(10, 3, 1027)] = BusError(FRAME, 'invalid response CRC')
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    assert d.poll(0)
+    assert d.values['fuel_pct'] is None and d.values['mode'] == 1
+    assert d.errors(FRAME) == 1 and d.online
+
+
+def test_exception_answer_means_alive():
+    bus = FakeBus()
+    dse_regs(bus)
+    for r in (772, 1027, 1408, 1536, 1798, 39425):
+        bus.fail[(10, 3, r)] = BusError(EXCEPTION, '2')
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    assert d.poll(0) and d.online
+    assert d.errors(EXCEPTION) == 6
+
+
+def test_short_answer_is_a_frame_error():
+    class Short(FakeBus):
+        def read(self, unit, fc, start, count):
+            return b'\x00\x01'
+    d = dev('bms1', 'pace_bms', 3, Short())
+    assert not d.poll(0)
+    assert d.errors(FRAME) == 1 and d.values['soc'] is None
+
+
+def test_write_goes_through_the_same_layer():
+    bus = FakeBus()
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    assert d.write(4104, [35732, 65535 - 35732]) is None
+    assert bus.writes == [(10, 4104, [35732, 29803])]
+    bus.silent.add(10)
+    err = d.write(4104, [35733, 65535 - 35733])
+    assert err == 'timeout: no answer' and d.errors(TIMEOUT) == 1
+
+
+def test_poll_every_skips_cycles_but_not_offline_retries():
+    bus = FakeBus()
+    epever_regs(bus)
+    d = poller.Device({'name': 'm', 'unit': 1, 'poll_every': 3},
+                      profiles.load('epever_tracer'), bus)
+    p = poller.Poller([d])
+    for _ in range(6):
+        p.cycle(0)
+    # cycle 1 (first contact, not yet online), 3 and 6
+    assert len(bus.reads) == 3 * 3

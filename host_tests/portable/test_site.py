@@ -1,0 +1,136 @@
+# The site picture: packs combined, fallbacks, grid health, genset state and
+# the DC balance that derives the load where no load meter exists.
+from firmware import profiles, poller, site
+from helpers import FakeBus, close
+
+
+class D:
+    """A decoded device as site.update sees it."""
+    def __init__(self, name, profile, values, online=True, role=None):
+        p = profiles.load(profile)
+        self.name = name
+        self.kind = p.KIND
+        self.role = role
+        self.online = online
+        self.values = {}
+        for pt in p.POINTS:
+            self.values[pt[0]] = None
+        self.values.update(values)
+        self.values['online'] = online
+
+
+def snap(devs, ts=100):
+    s = site.new(devs)
+    return site.update(s, devs, ts)
+
+
+MPPT = {'pv_w': 2000.0, 'charge_w': 1900.0, 'batt_v': 52.0, 'soc': 70, 'batt_net_a': 5.0}
+GRID = {'power_w': 1000.0, 'v_l1': 231.0, 'hz': 50.0}
+GEN_OFF = {'engine_state': 0, 'fuel_pct': 80, 'hz': 0.0, 'rpm': 0, 'power_w': 0}
+
+
+def test_fields_present_and_ts():
+    s = snap([])
+    for f in site.FIELDS:
+        assert f in s
+    assert s['ts'] == 100 and s['dev'] == {}
+
+
+def test_packs_combine_as_the_field_does():
+    devs = [D('b1', 'pace_bms', {'voltage_v': 52.0, 'current_a': 10.0, 'soc': 80,
+                                 'full_ah': 100.0, 'protection': 0, 'warning': 0}),
+            D('b2', 'pace_bms', {'voltage_v': 52.2, 'current_a': 12.0, 'soc': 60,
+                                 'full_ah': 100.0, 'protection': 4, 'warning': 0})]
+    s = snap(devs)
+    assert close(s['batt_a'], 22.0)
+    assert s['batt_soc'] == 60                       # weakest pack
+    assert close(s['batt_ah'], 200.0)
+    assert s['batt_protect'] is True and s['batt_warn'] is False
+    assert close(s['batt_v'], 52.1)
+    assert close(s['batt_w'], 52.1 * 22.0, 1e-6)
+    assert s['batt_src'] == 'bms'
+
+
+def test_offline_pack_is_left_out():
+    devs = [D('b1', 'pace_bms', {'voltage_v': 52.0, 'current_a': 10.0, 'soc': 80}),
+            D('b2', 'pace_bms', {}, online=False)]
+    s = snap(devs)
+    assert s['batt_soc'] == 80 and close(s['batt_a'], 10.0)
+
+
+def test_battery_falls_back_to_the_charger_when_bms_silent():
+    devs = [D('m', 'epever_tracer', MPPT), D('b1', 'pace_bms', {}, online=False)]
+    s = snap(devs)
+    assert s['batt_src'] == 'mppt'
+    assert s['batt_v'] == 52.0 and s['batt_soc'] == 70 and s['batt_a'] == 5.0
+
+
+def test_nothing_known_is_none():
+    s = snap([D('b1', 'pace_bms', {}, online=False)])
+    assert s['batt_v'] is None and s['batt_soc'] is None and s['batt_w'] is None
+    assert s['load_w'] is None and s['grid_ok'] is None and s['gen_state'] is None
+
+
+def test_grid_health():
+    assert snap([D('g', 'eastron_sdm630', GRID, role='grid')])['grid_ok'] is True
+    low = dict(GRID, v_l1=120.0)
+    assert snap([D('g', 'eastron_sdm630', low, role='grid')])['grid_ok'] is False
+    off_hz = dict(GRID, hz=0.0)
+    assert snap([D('g', 'eastron_sdm630', off_hz, role='grid')])['grid_ok'] is False
+    assert snap([D('g', 'eastron_sdm630', {}, online=False, role='grid')])['grid_ok'] is None
+
+
+def test_gen_states():
+    names = ['stopped', 'starting', 'warming', 'running', 'cooling', 'stopped', 'cooling']
+    for code, name in enumerate(names):
+        assert site.gen_state({'engine_state': code}, True) == name
+    assert site.gen_state({'engine_state': 3}, False) == 'unknown'
+    assert site.gen_state({'engine_state': None, 'rpm': 1500, 'hz': None}, True) == 'running'
+    assert site.gen_state({'engine_state': None, 'rpm': 0, 'hz': 0.0}, True) == 'stopped'
+    assert site.gen_state({'engine_state': None, 'rpm': None, 'hz': None}, True) == 'unknown'
+    # A shutdown alarm (level 3) in the named-alarm nibbles is a fault.
+    assert site.gen_state({'engine_state': 0, 'alarms1': 0x0300}, True) == 'fault'
+    assert site.gen_state({'engine_state': 3, 'alarms0': 0x0002}, True) == 'running'
+
+
+def test_generator_meter_outranks_controller_figures():
+    devs = [D('g', 'dse_gencomm', {'engine_state': 3, 'power_w': 4000, 'hz': 50.0}),
+            D('gm', 'eastron_sdm630', {'power_w': 4100.0, 'hz': 49.9}, role='generator')]
+    s = snap(devs)
+    assert s['gen_w'] == 4100.0 and s['gen_hz'] == 49.9 and s['gen_state'] == 'running'
+
+
+def test_load_derived_from_dc_balance():
+    devs = [D('m', 'epever_tracer', MPPT),
+            D('b', 'pace_bms', {'voltage_v': 50.0, 'current_a': 10.0, 'soc': 70}),
+            D('g', 'eastron_sdm630', GRID, role='grid'),
+            D('gen', 'dse_gencomm', GEN_OFF)]
+    s = snap(devs)
+    # charger 1900 W + rectifier 0.95 x 1000 W - battery charging 500 W
+    assert close(s['load_w'], 1900.0 + 950.0 - 500.0)
+    assert s['load_derived'] is True
+
+
+def test_load_unknown_when_a_source_is_silent():
+    devs = [D('m', 'epever_tracer', MPPT),
+            D('b', 'pace_bms', {'voltage_v': 50.0, 'current_a': 10.0, 'soc': 70}),
+            D('g', 'eastron_sdm630', {}, online=False, role='grid')]
+    assert snap(devs)['load_w'] is None
+
+
+def test_load_meter_is_measured_not_derived():
+    devs = [D('b', 'pace_bms', {'voltage_v': 50.0, 'current_a': -30.0, 'soc': 70}),
+            D('l', 'eastron_sdm120', {'power_w': 1480.0}, role='load')]
+    s = snap(devs)
+    assert s['load_w'] == 1480.0 and s['load_derived'] is False
+
+
+def test_per_device_values_and_online_flags_ride_along():
+    bus = FakeBus()
+    d = poller.Device({'name': 'b', 'unit': 3}, profiles.load('pace_bms'), bus)
+    s = site.new([d])
+    bus.set(3, 3, 0, [100, 5200, 55])
+    d.poll(0)
+    site.update(s, [d], 1)
+    assert s['dev']['b']['online'] is True and s['dev']['b']['soc'] == 55
+    assert s['batt_soc'] == 55

@@ -1,0 +1,101 @@
+# Host twin of the board's `machine` module for the MicroPython unix port
+# (whose own `machine` has no UART, Pin or WDT). Put on MICROPYPATH ahead of
+# the firmware by tools/host_run.py; never deployed to the board.
+#
+# UART n talks to the character device named by the environment variable
+# UART<n> (a pty whose other end is the cabinet emulator); without it the
+# UART is unconnected and nothing ever answers, like a cut RS485 pair.
+# Pin states are kept in memory and, when PINS_FILE is set, appended to that
+# file as "<pin> <value>" lines so a test can watch a relay.
+import os
+import select
+
+
+class UART:
+    def __init__(self, id, baudrate=9600, bits=8, parity=None, stop=1, tx=None, rx=None, **kw):
+        self.id = id
+        self.baudrate = baudrate
+        self._buf = bytearray()
+        self._f = None
+        self._poll = None
+        path = os.getenv('UART%d' % id)
+        if path:
+            self._f = open(path, 'r+b')
+            self._poll = select.poll()
+            self._poll.register(self._f, select.POLLIN)
+
+    def _pump(self):
+        if self._f is None:
+            return
+        # The pty may hold several bytes; read them one by one while it says
+        # it has more (a read of n bytes could block for the rest).
+        while self._poll.poll(0):
+            b = self._f.read(1)
+            if not b:
+                return
+            self._buf.extend(b)
+
+    def any(self):
+        self._pump()
+        return len(self._buf)
+
+    def read(self, n=-1):
+        self._pump()
+        if not self._buf:
+            return None
+        if n < 0 or n >= len(self._buf):
+            out = bytes(self._buf)
+            self._buf = bytearray()
+        else:
+            out = bytes(self._buf[:n])
+            self._buf = self._buf[n:]
+        return out
+
+    def write(self, data):
+        if self._f is None:
+            return len(data)
+        n = self._f.write(data)
+        self._f.flush()
+        return n
+
+    def flush(self):
+        pass
+
+
+class Pin:
+    IN = 0
+    OUT = 1
+    PULL_UP = 2
+    PULL_DOWN = 3
+    _states = {}
+
+    def __init__(self, id, mode=-1, pull=-1, value=None):
+        self.id = id
+        if value is not None:
+            self.value(value)
+
+    def value(self, v=None):
+        if v is None:
+            return Pin._states.get(self.id, 0)
+        v = 1 if v else 0
+        if Pin._states.get(self.id) != v:
+            Pin._states[self.id] = v
+            path = os.getenv('PINS_FILE')
+            if path:
+                with open(path, 'a') as f:
+                    f.write('%s %d\n' % (self.id, v))
+        return None
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+
+class WDT:
+    def __init__(self, id=0, timeout=5000):
+        self.timeout = timeout
+
+    def feed(self):
+        pass
