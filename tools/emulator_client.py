@@ -103,11 +103,14 @@ class EmulatorClient:
             args["device"] = device
         return self.call("writes", **args)["writes"]
 
-    def requests(self, device=None, clear=False):
-        """{device: {"count", "by_fc", "recent": [...]}} of requests received."""
+    def requests(self, device=None, clear=False, limit=None):
+        """{device: {"count", "by_fc", "recent": [...]}} of requests received
+        (recent: the last `limit` entries, all kept ones when None)."""
         args = {"clear": bool(clear)}
         if device is not None:
             args["device"] = device
+        if limit is not None:
+            args["limit"] = int(limit)
         return self.call("requests", **args)["requests"]
 
     def override(self, device, address, value, fc=None):
@@ -116,6 +119,10 @@ class EmulatorClient:
         if fc is not None:
             args["fc"] = fc
         return self.call("override", **args)
+
+    def pace(self, baud, bus=None):
+        """Turn line pacing on (baud) or off (None) for one bus or all."""
+        return self.call("pace", bus=bus, baud=baud)["baud_pace"]
 
     def advance(self, seconds):
         """Integrate the model forward by `seconds` of model time at once."""
@@ -173,35 +180,28 @@ def start_emulator(config_path, port_overrides=None, speed=None, start_hour=None
     while b"\n" not in buf:
         left = deadline - time.monotonic()
         if left <= 0:
-            stop_emulator(proc)
-            raise RuntimeError("emulator printed no ready line in %.1f s; stderr:\n%s"
-                               % (timeout, _read_log(proc)))
+            _fail(proc, "emulator printed no ready line in %.1f s" % timeout)
         ready, _, _ = select.select([fd], [], [], min(left, 0.2))
-        if ready:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                proc.wait(timeout=5)
-                raise RuntimeError("emulator exited (rc=%s) before it was ready; stderr:\n%s"
-                                   % (proc.returncode, _read_log(proc)))
-            buf += chunk
-        elif proc.poll() is not None:
-            raise RuntimeError("emulator exited (rc=%s) before it was ready; stderr:\n%s"
-                               % (proc.returncode, _read_log(proc)))
+        chunk = os.read(fd, 4096) if ready else None
+        if chunk == b"" or (chunk is None and proc.poll() is not None):
+            _fail(proc, "emulator exited before it was ready")
+        buf += chunk or b""
     line = buf.split(b"\n", 1)[0]
     try:
         info = json.loads(line)
     except ValueError:
-        stop_emulator(proc)
-        raise RuntimeError("emulator's first line is not JSON: %r; stderr:\n%s"
-                           % (line, _read_log(proc)))
+        _fail(proc, "emulator's first line is not JSON: %r" % (line,))
     if not info.get("ready"):
-        stop_emulator(proc)
-        raise RuntimeError("emulator not ready: %r" % (info,))
+        _fail(proc, "emulator not ready: %r" % (info,))
     return proc, info
 
 
-def stop_emulator(proc, timeout=5.0):
-    """SIGTERM the emulator, wait, SIGKILL if it hangs; return its exit code."""
+def stop_emulator(proc, timeout=5.0, keep_log=False):
+    """SIGTERM the emulator, wait, SIGKILL if it hangs; return its exit code.
+
+    Its log (proc.stderr_path) is deleted after a clean exit (rc 0) unless
+    keep_log; after any other exit it stays for a post-mortem.
+    """
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -211,7 +211,22 @@ def stop_emulator(proc, timeout=5.0):
             proc.wait(timeout=timeout)
     if proc.stdout:
         proc.stdout.close()
+    if proc.returncode == 0 and not keep_log:
+        try:
+            os.unlink(proc.stderr_path)
+        except (OSError, AttributeError):
+            pass
     return proc.returncode
+
+
+def _fail(proc, why):
+    stop_emulator(proc, keep_log=True)
+    log = _read_log(proc)  # the message carries the log; the file goes
+    try:
+        os.unlink(proc.stderr_path)
+    except OSError:
+        pass
+    raise RuntimeError("%s (rc=%s); stderr:\n%s" % (why, proc.returncode, log))
 
 
 def _read_log(proc):

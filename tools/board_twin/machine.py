@@ -54,9 +54,8 @@ class UART:
     def write(self, data):
         if self._f is None:
             return len(data)
-        n = self._f.write(data)
-        self._f.flush()
-        return n
+        # MicroPython's FileIO is unbuffered; flush() would fsync a pty: EINVAL.
+        return self._f.write(data)
 
     def flush(self):
         pass

@@ -1,0 +1,55 @@
+# Start-up config choice: the primary config when valid, else the last known
+# good copy with a warning naming why, else a refusal (never half-valid).
+import os
+from firmware import app, config
+from helpers import raises
+from test_config import EXAMPLE
+import json
+
+DIR = '/tmp'
+
+
+def write(name, text):
+    path = DIR + '/' + name
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
+
+
+def cleanup(*paths):
+    for p in paths:
+        try:
+            os.remove(p)
+        except OSError:
+            pass
+
+
+def test_primary_config_used_when_valid():
+    p = write('sc_cfg_a.json', json.dumps(EXAMPLE))
+    try:
+        cfg, warning = app.load_config(p, DIR + '/sc_none.json')
+        assert cfg['site_id'] == 'BTS-0042' and warning is None
+    finally:
+        cleanup(p)
+
+
+def test_corrupt_config_falls_back_to_last_known_good():
+    p = write('sc_cfg_b.json', '{"site_id": "BTS-0042", "buses": ')   # cut mid-write
+    good = dict(EXAMPLE)
+    good['site_id'] = 'BTS-LKG'
+    lkg = write('sc_lkg_b.json', json.dumps(good))
+    try:
+        cfg, warning = app.load_config(p, lkg)
+        assert cfg['site_id'] == 'BTS-LKG'
+        assert 'not valid JSON' in warning and 'sc_lkg_b.json' in warning
+    finally:
+        cleanup(p, lkg)
+
+
+def test_no_valid_config_is_refused_with_the_primary_reason():
+    p = write('sc_cfg_c.json', '{"site_id": "X", "buses": {}, "devices": []}')
+    try:
+        e = raises(config.ConfigError, app.load_config, p, DIR + '/sc_none.json')
+        assert str(e) == 'buses: must be an object of named buses'
+    finally:
+        cleanup(p)

@@ -1,0 +1,149 @@
+# The firmware, compiled to .mpy and run in the MicroPython unix port at the
+# board's heap, polls the emulated cabinet through umodbus's RTU master:
+# over RTU-over-TCP (a gateway) and over a pty (the board's UART path).
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cabinet import Cabinet, Flash, example_config
+from conftest import ROOT
+
+
+@pytest.fixture
+def cabinet(tmp_path):
+    cab = Cabinet(str(tmp_path), speed=0, start_hour=12.0, seed=1)
+    yield cab
+    cab.close()
+
+
+def flash_for(tmp_path, cfg):
+    return Flash(tmp_path / "flash", cfg)
+
+
+def check_picture(snap, st):
+    dev = st["devices"]
+    assert snap["pv_w"] == pytest.approx(dev["mppt1"]["pv_w"], abs=0.011)
+    assert snap["batt_v"] == pytest.approx(dev["bms1"]["voltage_v"], abs=0.011)
+    assert snap["batt_a"] == pytest.approx(dev["bms1"]["current_a"], abs=0.011)
+    assert snap["batt_soc"] == round(dev["bms1"]["soc"])
+    assert snap["batt_src"] == "bms"
+    assert snap["batt_w"] == pytest.approx(st["batt_w"], rel=1e-3)
+    assert snap["grid_ok"] is True
+    assert snap["grid_w"] == pytest.approx(dev["meter"]["total_w"], rel=1e-5)
+    assert snap["grid_v"] == pytest.approx(dev["meter"]["v"][0], rel=1e-5)
+    assert snap["gen_state"] == "stopped"
+    assert snap["fuel_pct"] == round(dev["genset"]["fuel_pct"])
+    # No load meter at this site: the DC balance gives the load.
+    assert snap["load_derived"] is True
+    assert snap["load_w"] == pytest.approx(st["load_w"], abs=2.0)
+    g = snap["dev"]["genset"]
+    assert g["online"] is True and g["run_s"] == dev["genset"]["run_s"]
+    assert g["starts"] == dev["genset"]["starts"] and g["mode"] == 1
+    assert snap["dev"]["bms1"]["cell01_v"] == pytest.approx(dev["bms1"]["cells_mv"][0] / 1000, abs=0.0011)
+
+
+def test_snapshot_over_rtu_tcp_matches_the_cabinet(tmp_path, cabinet, micropython):
+    flash = flash_for(tmp_path, cabinet.cfg)
+    ready, snaps = flash.run_harness(3)
+    st = cabinet.emu.state()
+    last = snaps[-1]
+    assert all(h["online"] for h in last["health"].values()), last["health"]
+    check_picture(last["snap"], st)
+    assert last["snap"]["ts"] == pytest.approx(time.time(), abs=60)
+
+
+def test_snapshot_over_a_pty_uart(tmp_path, micropython):
+    cfg = example_config()
+    for d in cfg["devices"]:
+        d["bus"] = "rs485"
+    cab = Cabinet(str(tmp_path), cfg=cfg, speed=0, start_hour=12.0, seed=1)
+    try:
+        flash = flash_for(tmp_path, cab.cfg)
+        _, snaps = flash.run_harness(3, env={"UART2": cab.pty("rs485")})
+        last = snaps[-1]
+        assert all(h["online"] for h in last["health"].values()), last["health"]
+        check_picture(last["snap"], cab.emu.state())
+        reqs = cab.emu.requests()
+        assert reqs["bms1"]["count"] >= 3
+    finally:
+        cab.close()
+
+
+def test_silent_device_goes_offline_without_stalling_the_cycle(tmp_path, cabinet, micropython):
+    cabinet.emu.silent("bms1", True)
+    flash = flash_for(tmp_path, cabinet.cfg)
+    _, snaps = flash.run_harness(12, period_ms=100)
+    timeout_ms = cabinet.cfg["buses"]["gw"].get("timeout_ms", 500)
+    # A silent unit costs at most one timeout a cycle, never one per request.
+    assert max(s["ms"] for s in snaps) < timeout_ms + 300, [s["ms"] for s in snaps]
+    assert snaps[2]["health"]["bms1"]["online"] is False
+    # Once offline it is retried with backoff: most cycles pay nothing for it.
+    quick = [s["ms"] for s in snaps[3:] if s["ms"] < 150]
+    assert len(quick) >= 6, [s["ms"] for s in snaps]
+    last = snaps[-1]
+    assert last["snap"]["dev"]["bms1"]["online"] is False
+    assert last["snap"]["dev"]["bms1"]["soc"] is None
+    # The charger's view of the battery stands in for the silent BMS.
+    assert last["snap"]["batt_src"] == "mppt"
+    assert last["snap"]["batt_v"] == pytest.approx(cabinet.emu.state()["batt_v"], abs=0.011)
+    for name in ("mppt1", "meter", "genset"):
+        assert last["health"][name]["online"] is True
+
+
+def test_garbage_answers_neither_crash_nor_stall(tmp_path, cabinet, micropython):
+    cabinet.emu.garbage("meter", True, mode="mixed")
+    flash = flash_for(tmp_path, cabinet.cfg)
+    _, snaps = flash.run_harness(8)
+    timeout_ms = cabinet.cfg["buses"]["gw"].get("timeout_ms", 500)
+    assert max(s["ms"] for s in snaps) < 2 * timeout_ms + 300
+    last = snaps[-1]
+    frame_errors = last["health"]["meter"]["err"][2]
+    assert frame_errors >= 4, last["health"]["meter"]
+    # A corrupted answer is no reading: never a wrong grid figure.
+    st = cabinet.emu.state()
+    for s in snaps:
+        w = s["snap"]["grid_w"]
+        assert w is None or w == pytest.approx(st["devices"]["meter"]["total_w"], rel=1e-5)
+    for name in ("mppt1", "bms1", "genset"):
+        assert last["health"][name]["online"] is True
+    # And the meter reads right again once the line is clean.
+    cabinet.emu.garbage("meter", False)
+    _, snaps = flash.run_harness(2)
+    assert snaps[-1]["snap"]["grid_w"] == pytest.approx(st["devices"]["meter"]["total_w"], rel=1e-5)
+
+
+def test_firmware_runs_at_the_strict_heap(tmp_path, cabinet, micropython):
+    flash = flash_for(tmp_path, cabinet.cfg)
+    ready, snaps = flash.run_harness(3, heap="110k")
+    assert all(h["online"] for h in snaps[-1]["health"].values())
+    assert snaps[-1]["free"] > 10000
+
+
+LINE = re.compile(r"^\d\d:\d\d:\d\d PV \d+W \| BAT [\d.]+V [+-][\d.]+A [+-]\d+W \d+% bms \| "
+                  r"LOAD \d+W~ \| GRID ok \d+W \d+V \| GEN stopped .* fuel \d+% \| off: -$")
+
+
+def test_host_run_prints_the_site_picture_each_cycle(tmp_path, cabinet, micropython):
+    cfg = dict(cabinet.cfg, poll_s=0.5)
+    path = tmp_path / "cfg.json"
+    import json
+    path.write_text(json.dumps(cfg))
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "host_run.py"),
+                          "--config", str(path)], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        deadline = time.time() + 30
+        while len([l for l in lines if LINE.match(l)]) < 3 and time.time() < deadline:
+            lines.append(p.stdout.readline().rstrip("\n"))
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=10)
+    assert len([l for l in lines if LINE.match(l)]) >= 3, lines
+    assert "stopped" in out
+    assert p.returncode == 0
