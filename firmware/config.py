@@ -70,14 +70,96 @@ _MQTT = (
     ('port', 'int', 1883, [1, 65535]),
     ('prefix', 'str', 'sites', None),
 )
+_GENERATOR = (
+    ('control', 'str', 'dse', ('dse', 'relay', 'none')),
+    ('device', 'ostr', None, None),          # the dse_gencomm device (default: the first)
+    ('relay_pin', 'pin', None, [0, 48]),     # relay control: start/crank contact
+    ('run_pin', 'pin', None, [0, 48]),       # relay control: fuel/run hold (optional)
+    ('mode', 'str', 'auto', ('auto', 'manual', 'off')),
+    ('start_soc', 'num', 30, [0, 100]),
+    ('stop_soc', 'num', 90, [0, 100]),
+    ('start_v', 'onum', 46.0, [10, 70]),
+    ('stop_v', 'onum', 53.0, [10, 70]),
+    ('start_load_w', 'onum', None, [0, 1000000]),
+    ('stop_load_w', 'onum', None, [0, 1000000]),
+    ('start_delay_s', 'int', 60, [0, 86400]),
+    ('min_run_s', 'int', 1800, [0, 86400]),
+    ('warmup_s', 'int', 60, [0, 3600]),
+    ('cooldown_s', 'int', 120, [0, 3600]),
+    ('crank_attempts', 'int', 3, [1, 10]),
+    ('crank_s', 'int', 8, [1, 60]),
+    ('crank_rest_s', 'int', 15, [1, 300]),
+    ('stop_timeout_s', 'int', 60, [5, 600]),
+    ('quiet_hours', 'ostr', None, None),     # "22:00-06:00"
+    ('quiet_override_soc', 'num', 15, [0, 100]),
+    ('exercise_days', 'int', 14, [0, 365]),   # 0 = never
+    ('exercise_s', 'int', 900, [60, 14400]),
+    ('exercise_hour', 'int', 10, [0, 23]),
+    ('service_hours', 'int', 250, [0, 100000]),  # 0 = no service alarm
+    ('max_run_s', 'int', 14400, [0, 604800]),   # 0 = no limit
+    ('stop_taper_c', 'num', 0.02, [0, 1]),      # 0 = no taper stop
+    ('stop_taper_s', 'int', 600, [0, 86400]),
+    ('max_charge_s', 'int', 10800, [0, 604800]),
+    ('pv_stop_s', 'int', 900, [0, 86400]),      # 0 = never stop for PV
+    ('bms_warn_start', 'bool', True, None),
+    ('bms_min_run_s', 'int', 3600, [0, 86400]),
+    ('grid_loss_start_s', 'oint', None, [0, 86400]),  # null = grid loss alone never starts it
+    ('fuel_prevent_pct', 'num', 10, [0, 100]),
+    ('fuel_stop_pct', 'num', 5, [0, 100]),
+    ('on_comm_loss', 'str', 'keep', ('keep', 'stop', 'start')),
+    ('rated_kw', 'num', 20, [1, 5000]),
+    ('fuel_f0', 'num', 0.08415, [0, 1]),        # l/h per kW rated (HOMER F0)
+    ('fuel_f1', 'num', 0.246, [0, 1]),          # l/h per kW out (HOMER F1)
+)
+_DISPATCH = (
+    ('reserve_soc', 'num', 40, [0, 100]),
+    ('grid_charge_soc', 'num', 80, [0, 100]),
+)
+_TOU = (
+    ('from', 'str', REQUIRED, None),
+    ('to', 'str', REQUIRED, None),
+    ('kind', 'str', REQUIRED, ('offpeak', 'shoulder', 'peak')),
+    ('price', 'onum', None, [0, 1000]),
+)
+_LOAD = (
+    ('name', 'str', REQUIRED, None),
+    ('pin', 'int', REQUIRED, [0, 48]),
+    ('priority', 'int', 1, [1, 16]),          # 1 is shed first
+    ('critical', 'bool', False, None),        # never shed by the controller
+    ('active_high', 'bool', True, None),      # pin level that closes the contactor
+    ('shed_v', 'onum', 46.0, [10, 70]),
+    ('restore_v', 'onum', 50.0, [10, 70]),
+    ('shed_soc', 'onum', 20, [0, 100]),
+    ('restore_soc', 'onum', 40, [0, 100]),
+    ('backup_s', 'oint', None, [0, 604800]),  # battery time allotted to this load
+    ('min_off_s', 'int', 300, [0, 86400]),
+)
+_ALARMS = (
+    ('batt_low_soc', 'num', 30, [0, 100]),
+    ('batt_crit_soc', 'num', 15, [0, 100]),
+    ('batt_low_v', 'num', 46.5, [10, 70]),
+    ('batt_crit_v', 'num', 45.0, [10, 70]),
+    ('batt_temp_c', 'num', 45, [0, 100]),
+    ('delay_s', 'int', 10, [0, 3600]),
+)
 _TOP = (
     ('site_id', 'str', REQUIRED, None),
     ('poll_s', 'num', 2, [0.2, 3600]),
+    ('utc_offset_min', 'int', 0, [-720, 840]),   # local time for quiet hours and TOU
+    ('persist_s', 'int', 600, [10, 86400]),      # counters to flash at most this often
 )
-_TOP_KEYS = ('site_id', 'poll_s', 'buses', 'devices', 'mqtt')
+_TOP_KEYS = ('site_id', 'poll_s', 'utc_offset_min', 'persist_s', 'buses', 'devices',
+             'mqtt', 'generator', 'dispatch', 'loads', 'alarms')
+
+
+_TOP_NAMES = [f[0] for f in _TOP]
 
 
 def _type_ok(kind, v):
+    if kind[0] == 'o':      # optional: null allowed
+        if v is None:
+            return True
+        kind = kind[1:]
     if kind == 'bool':
         return v is True or v is False
     if v is True or v is False:
@@ -94,7 +176,9 @@ def _type_ok(kind, v):
 
 
 _KIND_WORD = {'int': 'an integer', 'num': 'a number', 'str': 'a string',
-              'bool': 'true or false', 'pin': 'a pin number or null'}
+              'bool': 'true or false', 'pin': 'a pin number or null',
+              'oint': 'an integer or null', 'onum': 'a number or null',
+              'ostr': 'a string or null'}
 
 
 def _fields(src, specs, path, extra=()):
@@ -123,7 +207,7 @@ def _fields(src, specs, path, extra=()):
             elif v not in check:
                 raise ConfigError(p, 'must be one of %s, got %s'
                                   % (', '.join([str(c) for c in check]), _show(v)))
-        if kind == 'str' and not v:
+        if kind in ('str', 'ostr') and v == '':
             raise ConfigError(p, 'must not be empty')
         out[key] = v
     return out
@@ -154,7 +238,7 @@ def validate(raw):
     for k in raw:
         if k not in _TOP_KEYS:
             raise ConfigError(k, 'unknown key (allowed: %s)' % ', '.join(_TOP_KEYS))
-    cfg = _fields({k: raw[k] for k in raw if k in ('site_id', 'poll_s')}, _TOP, '')
+    cfg = _fields({k: raw[k] for k in raw if k in _TOP_NAMES}, _TOP, '')
     if not _name_ok(cfg['site_id'], SITE_CHARS, 32):
         raise ConfigError('site_id', 'use 1..32 letters, digits, "-", "_" or ".", got %s'
                           % _show(cfg['site_id']))
@@ -213,7 +297,95 @@ def validate(raw):
         cfg['devices'].append(dc)
 
     cfg['mqtt'] = _fields(raw.get('mqtt', {}), _MQTT, 'mqtt')
+    cfg['generator'] = _generator(raw.get('generator', {}), cfg)
+    cfg['dispatch'] = _dispatch(raw.get('dispatch', {}))
+    cfg['loads'] = _loads(raw.get('loads', []))
+    cfg['alarms'] = _fields(raw.get('alarms', {}), _ALARMS, 'alarms')
     return cfg
+
+
+def hhmm(text, path):
+    """'HH:MM' -> minutes after midnight, or ConfigError."""
+    if not isinstance(text, str) or len(text) != 5 or text[2] != ':' \
+            or not (text[:2] + text[3:]).isdigit():
+        raise ConfigError(path, 'must be "HH:MM", got %s' % _show(text))
+    h = int(text[:2])
+    m = int(text[3:])
+    if h > 23 or m > 59:
+        raise ConfigError(path, 'must be a time of day 00:00..23:59, got %s' % _show(text))
+    return h * 60 + m
+
+
+def _generator(raw, cfg):
+    g = _fields(raw, _GENERATOR, 'generator')
+    gensets = [d['name'] for d in cfg['devices'] if d['profile'] == 'dse_gencomm']
+    if g['control'] == 'dse':
+        if g['device'] is None:
+            if not gensets and 'control' in raw:
+                raise ConfigError('generator.device', 'control "dse" needs a dse_gencomm device')
+            g['device'] = gensets[0] if gensets else None
+            if not gensets:
+                g['control'] = 'none'      # no genset configured, nothing to control
+        elif g['device'] not in gensets:
+            raise ConfigError('generator.device', 'no dse_gencomm device named %s' % _show(g['device']))
+    elif g['control'] == 'relay' and g['relay_pin'] is None:
+        raise ConfigError('generator.relay_pin', 'control "relay" needs the start relay pin')
+    if g['stop_soc'] <= g['start_soc']:
+        raise ConfigError('generator.stop_soc', 'must be above start_soc (%s), got %s'
+                          % (g['start_soc'], g['stop_soc']))
+    if g['start_v'] is not None and g['stop_v'] is not None and g['stop_v'] <= g['start_v']:
+        raise ConfigError('generator.stop_v', 'must be above start_v (%s), got %s'
+                          % (g['start_v'], g['stop_v']))
+    if g['start_load_w'] is not None and g['stop_load_w'] is None:
+        g['stop_load_w'] = 0.8 * g['start_load_w']
+    if g['fuel_stop_pct'] > g['fuel_prevent_pct']:
+        raise ConfigError('generator.fuel_stop_pct', 'must not be above fuel_prevent_pct (%s)'
+                          % g['fuel_prevent_pct'])
+    q = g['quiet_hours']
+    if q is not None:
+        if len(q) != 11 or q[5] != '-':
+            raise ConfigError('generator.quiet_hours', 'must be "HH:MM-HH:MM", got %s' % _show(q))
+        g['quiet'] = (hhmm(q[:5], 'generator.quiet_hours'), hhmm(q[6:], 'generator.quiet_hours'))
+    else:
+        g['quiet'] = None
+    return g
+
+
+def _dispatch(raw):
+    d = _fields(raw, _DISPATCH, 'dispatch', ('tou',))
+    tou = raw.get('tou', []) if isinstance(raw, dict) else []
+    if not isinstance(tou, list):
+        raise ConfigError('dispatch.tou', 'must be a list of windows')
+    d['tou'] = []
+    for i, w in enumerate(tou):
+        p = 'dispatch.tou[%d]' % i
+        wc = _fields(w, _TOU, p)
+        wc['from_min'] = hhmm(wc['from'], p + '.from')
+        wc['to_min'] = hhmm(wc['to'], p + '.to')
+        d['tou'].append(wc)
+    return d
+
+
+def _loads(raw):
+    if not isinstance(raw, list):
+        raise ConfigError('loads', 'must be a list')
+    out = []
+    names = []
+    for i, l in enumerate(raw):
+        p = 'loads[%d]' % i
+        lc = _fields(l, _LOAD, p)
+        if not _name_ok(lc['name'], NAME_CHARS, 16):
+            raise ConfigError(p + '.name', 'use 1..16 letters, digits, "-" or "_", got %s'
+                              % _show(lc['name']))
+        if lc['name'] in names:
+            raise ConfigError(p + '.name', 'duplicate load name %s' % _show(lc['name']))
+        for lo, hi in (('shed_v', 'restore_v'), ('shed_soc', 'restore_soc')):
+            if lc[lo] is not None and lc[hi] is not None and lc[hi] <= lc[lo]:
+                raise ConfigError(p + '.' + hi, 'must be above %s (%s), got %s'
+                                  % (lo, lc[lo], lc[hi]))
+        names.append(lc['name'])
+        out.append(lc)
+    return out
 
 
 def loads(text):

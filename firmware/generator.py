@@ -1,0 +1,667 @@
+# The generator: start reasons (one small condition each, one generic
+# evaluator, as Victron's generator starter does it) and the state machine
+# that runs the start, warm-up, run, cool-down and stop sequence through one
+# of two actuators: DSE control keys over Modbus, or a dry-contact relay
+# (then the cranking is ours). Pure logic: the clock, the snapshot and the
+# genset's feedback come in, the outputs (relay levels, a key to send) go
+# out; runs the same in pytest, in the unix port and on the board.
+#
+# Allocation: a tick that changes nothing allocates nothing (ints, bools and
+# comparisons of existing objects only); transitions allocate an event.
+from firmware.compat import const, ticks_diff
+
+# States.
+OFF = const(0)          # mode off: never starts
+STANDBY = const(1)      # ready, no reason to run
+START_DELAY = const(2)  # a reason is waiting out its delay
+CRANKING = const(3)     # starter engaged (relay) / start key sent (DSE)
+CRANK_REST = const(4)   # between crank attempts (relay)
+WARMUP = const(5)       # running confirmed, not yet taking load
+RUNNING = const(6)      # carrying the site
+COOLDOWN = const(7)     # off load, running down
+STOPPING = const(8)     # stop commanded, waiting for it to stop
+FAULT = const(9)        # stopped by itself, or would not stop
+LOCKOUT = const(10)     # failed to start: needs a reset
+STATE_NAMES = ('off', 'standby', 'start_delay', 'cranking', 'crank_rest', 'warmup',
+               'running', 'cooldown', 'stopping', 'fault', 'lockout')
+_ENGINE_ON = (CRANKING, WARMUP, RUNNING, COOLDOWN, STOPPING)
+
+# Start reasons, bit flags so that several can be active without a list.
+R_SOC = const(1)
+R_VOLT = const(2)
+R_LOAD = const(4)
+R_GRID = const(8)
+R_BMS = const(16)
+R_BMS_WARN = const(32)
+R_EXERCISE = const(64)
+R_MANUAL = const(128)
+R_COMM = const(256)
+REASON_NAMES = ((R_SOC, 'soc'), (R_VOLT, 'voltage'), (R_LOAD, 'load'), (R_GRID, 'grid_lost'),
+                (R_BMS, 'bms_protect'), (R_BMS_WARN, 'bms_cell_low'), (R_EXERCISE, 'exercise'),
+                (R_MANUAL, 'manual'), (R_COMM, 'comm_loss'))
+_BATTERY_REASONS = R_SOC | R_VOLT | R_LOAD | R_BMS | R_BMS_WARN | R_COMM
+
+# Why the last run ended (or a start was refused).
+S_NONE = const(0)
+S_CLEARED = const(1)     # every reason cleared and min run done
+S_MAX_RUN = const(2)
+S_TAPER = const(3)
+S_MAX_CHARGE = const(4)
+S_PV = const(5)
+S_FUEL = const(6)
+S_MANUAL = const(7)
+S_MODE = const(8)
+S_GRID_BACK = const(9)
+S_COMM = const(10)
+S_FAIL_START = const(11)
+S_UNEXPECTED = const(12)
+S_FAIL_STOP = const(13)
+STOP_NAMES = ('', 'reasons_cleared', 'max_run', 'charge_taper', 'max_charge_time', 'pv_carries',
+              'fuel_low', 'manual_stop', 'mode_off', 'grid_back', 'comm_loss', 'fail_to_start',
+              'unexpected_stop', 'fail_to_stop')
+
+MODES = ('auto', 'manual', 'off')
+
+# DSE GenComm control keys.
+KEY_STOP_MODE = const(35700)
+KEY_AUTO = const(35701)
+KEY_MANUAL = const(35702)
+KEY_START = const(35705)
+KEY_TELE_START = const(35732)
+KEY_TELE_CANCEL = const(35733)
+
+FEEDBACK_LOSS_MS = const(5000)    # running feedback gone this long = it stopped
+FAULT_HOLD_MS = const(60000)      # a fault is held this long before a retry
+FAULTS_TO_LOCKOUT = const(3)      # faults in a row that lock the generator out
+STOP_V_DELAY_MS = const(60000)    # voltage must stay recovered this long
+MAX_RUN_REST_MS = const(1800000)  # after a max-run cut, no auto start for 30 min
+DSE_START_MARGIN_MS = const(30000)
+
+
+def reason_text(bits):
+    out = []
+    for bit, name in REASON_NAMES:
+        if bits & bit:
+            out.append(name)
+    return ','.join(out)
+
+
+def running_feedback(snap):
+    """True/False from what the genset (or a generator meter) reports, None
+    when nothing tells: never from our own command."""
+    st = snap['gen_state']
+    if st == 'running' or st == 'warming':
+        return True
+    if st == 'stopped' or st == 'fault':
+        return False
+    hz = snap['gen_hz']
+    if hz is not None:
+        if hz >= 45:
+            return True
+        if hz < 10:
+            return False
+    return None
+
+
+class Cond:
+    """One start reason: raw start and stop tests come in each tick; this
+    applies the reason's start delay, stop delay and minimum run."""
+
+    def __init__(self, bit, on_ms, off_ms=0, min_run_ms=0):
+        self.bit = bit
+        self.on_ms = on_ms
+        self.off_ms = off_ms
+        self.min_run_ms = min_run_ms
+        self.active = False
+        self.pending = False    # start test true, delay still running
+        self._t = None
+
+    def reset(self):
+        self.active = False
+        self.pending = False
+        self._t = None
+
+    def update(self, start, stop, now, run_ms):
+        if not self.active:
+            if start:
+                if self._t is None:
+                    self._t = now
+                if ticks_diff(now, self._t) >= self.on_ms:
+                    self.active = True
+                    self.pending = False
+                    self._t = None
+                else:
+                    self.pending = True
+            else:
+                self.pending = False
+                self._t = None
+        elif stop:
+            if self._t is None:
+                self._t = now
+            if ticks_diff(now, self._t) >= self.off_ms and run_ms >= self.min_run_ms:
+                self.active = False
+                self._t = None
+        else:
+            self._t = None
+
+
+class Generator:
+    def __init__(self, gcfg, utc_offset_min=0):
+        g = gcfg
+        self.cfg = g
+        self.control = g['control']
+        self.utc_offset_s = utc_offset_min * 60
+        s = 1000
+        self.c_soc = Cond(R_SOC, g['start_delay_s'] * s)
+        self.c_volt = Cond(R_VOLT, g['start_delay_s'] * s, STOP_V_DELAY_MS)
+        self.c_load = Cond(R_LOAD, g['start_delay_s'] * s, g['start_delay_s'] * s)
+        gl = g['grid_loss_start_s']
+        self.c_grid = Cond(R_GRID, (gl or 0) * s)
+        self.c_bms = Cond(R_BMS, 0)
+        self.c_warn = Cond(R_BMS_WARN, 0, 0, g['bms_min_run_s'] * s)
+        self.c_comm = Cond(R_COMM, g['start_delay_s'] * s)
+        self.conds = (self.c_soc, self.c_volt, self.c_load, self.c_grid, self.c_bms,
+                      self.c_warn, self.c_comm)
+        self.mode = g['mode']
+        self.state = OFF if self.mode == 'off' else STANDBY
+        self.reasons = 0          # active start reasons (bits)
+        self.run_reasons = 0      # the reasons the current run was started for
+        self.stop_reason = S_NONE
+        self.manual = False       # manual start requested
+        self.exercise = False     # exercise run in progress
+        self.available = False    # may carry load (dispatch reads this)
+        self.out_run = False      # relay: fuel/run hold
+        self.out_crank = False    # relay: starter
+        self.keys = []            # DSE keys waiting to be sent, in order
+        self.key_flags = None     # DSE 4096..4103 key availability, when read
+        self.attempt = 0
+        self.faults = 0
+        self.max_run_cut = False  # latched: the last run hit max_run_s
+        self.low_fuel = False
+        self.fail_stop = False
+        self.external = False     # running, but not started by us
+        self.feedback = None
+        # Counters from real running feedback (resynced to the genset's own).
+        self.run_s = 0
+        self._run_ms = 0          # sub-second carry
+        self.starts = 0
+        self.service_base_s = 0   # run_s at the last service
+        self.last_exercise = 0    # Unix s of the last run long enough to count
+        self._t_state = None      # ticks_ms at entry of the current state
+        self._t_run = None        # ticks_ms when running was confirmed
+        self._t_fb_lost = None
+        self._t_taper = None
+        self._t_pv = None
+        self._t_rest = None       # ticks_ms of a max-run cut
+        self._last = None         # ticks_ms of the previous tick
+        self._was_running = False
+        self._taper_ah = None     # capacity the taper threshold was made for
+        self._taper_a = None
+        self.events = []          # (ts, from_state, to_state, reasons, stop_reason)
+        self.dev_name = g['device'] if g['control'] == 'dse' else None
+        self._resume = False
+
+    # --- commands -------------------------------------------------------
+    def set_mode(self, mode):
+        if mode not in MODES:
+            raise ValueError('mode must be auto, manual or off')
+        self.mode = mode
+        if mode != 'manual':
+            self.manual = False
+
+    def start(self):
+        """Manual/remote start: switches to manual mode."""
+        if self.state == LOCKOUT:
+            return 'locked out: reset first'
+        if self.low_fuel:
+            return 'fuel below fuel_prevent_pct'
+        self.mode = 'manual'
+        self.manual = True
+        return None
+
+    def stop(self):
+        """Manual/remote stop: stays in manual mode, stopped."""
+        self.mode = 'manual'
+        self.manual = False
+        return None
+
+    def reset(self):
+        """Clear a lockout or fault (and the latched flags behind them)."""
+        self.attempt = 0
+        self.faults = 0
+        self.max_run_cut = False
+        self.fail_stop = False
+        self._t_rest = None
+        if self.state in (LOCKOUT, FAULT):
+            self._t_state = None
+            self.state = OFF if self.mode == 'off' else STANDBY
+
+    def service_done(self):
+        self.service_base_s = self.run_s
+
+    @property
+    def state_name(self):
+        return STATE_NAMES[self.state]
+
+    @property
+    def service_due(self):
+        h = self.cfg['service_hours']
+        return h > 0 and self.run_s - self.service_base_s >= h * 3600
+
+    @property
+    def lockout(self):
+        return self.state == LOCKOUT
+
+    # --- persistence ----------------------------------------------------
+    def to_dict(self):
+        return {'state': STATE_NAMES[self.state], 'mode': self.mode, 'run_s': self.run_s,
+                'starts': self.starts, 'service_base_s': self.service_base_s,
+                'last_exercise': self.last_exercise, 'faults': self.faults,
+                'manual': self.manual, 'run_reasons': self.run_reasons}
+
+    def from_dict(self, d):
+        """Restore after a reboot. A lockout stays a lockout; a run in
+        progress resumes only if the genset still reports running."""
+        self.run_s = int(d.get('run_s', 0))
+        self.starts = int(d.get('starts', 0))
+        self.service_base_s = int(d.get('service_base_s', 0))
+        self.last_exercise = d.get('last_exercise', 0) or 0
+        self.faults = int(d.get('faults', 0))
+        mode = d.get('mode')
+        if mode in MODES:
+            self.mode = mode
+        self.manual = bool(d.get('manual')) and self.mode == 'manual'
+        st = d.get('state')
+        if st == 'lockout':
+            self.state = LOCKOUT
+        elif st in ('warmup', 'running', 'cranking', 'cooldown', 'stopping'):
+            self.state = RUNNING    # confirmed or dropped on the first tick
+            self._resume = True
+            self.run_reasons = int(d.get('run_reasons', 0))
+            for c in self.conds:    # the run's reasons hold until they clear
+                if self.run_reasons & c.bit:
+                    c.active = True
+        else:
+            self.state = OFF if self.mode == 'off' else STANDBY
+
+    # --- the tick -------------------------------------------------------
+    def _enter(self, state, now, ts):
+        self.events.append((ts, self.state, state, self.run_reasons or self.reasons,
+                            self.stop_reason))
+        if len(self.events) > 16:
+            self.events.pop(0)
+        self.state = state
+        self._t_state = now
+
+    def _in_state_ms(self, now):
+        return ticks_diff(now, self._t_state) if self._t_state is not None else 0
+
+    def _run_ms_now(self, now):
+        return ticks_diff(now, self._t_run) if self._t_run is not None else 0
+
+    def _quiet(self, ts):
+        q = self.cfg['quiet']
+        if q is None:
+            return False
+        m = int((ts + self.utc_offset_s) // 60) % 1440
+        a, b = q
+        return a <= m < b if a <= b else (m >= a or m < b)
+
+    def _count(self, fb, now, dt, snap):
+        if fb:
+            if not self._was_running:
+                self.starts += 1
+            self._run_ms += dt
+            if self._run_ms >= 1000:
+                self.run_s += self._run_ms // 1000
+                self._run_ms %= 1000
+        self._was_running = bool(fb)
+        dev = snap['dev'].get(self.dev_name) if self.dev_name else None
+        if dev is not None and dev['online']:   # the genset's own counters win
+            if dev['run_s'] is not None:
+                self.run_s = dev['run_s']
+            if dev['starts'] is not None:
+                self.starts = dev['starts']
+
+    def _send(self, key):
+        if len(self.keys) < 4:
+            self.keys.append(key)
+
+    def key_sent(self, ok):
+        """The app wrote (ok) or failed to write the first pending key; a
+        failed key stays first and is tried again next tick."""
+        if ok and self.keys:
+            self.keys.pop(0)
+
+    def _manual_path(self):
+        # Telemetry start in auto is the preferred way; a module that lacks
+        # it is put in manual mode and started, and stopped by stop mode.
+        return self.key_flags is not None and not self._has(KEY_TELE_START) \
+            and self._has(KEY_MANUAL) and self._has(KEY_START)
+
+    def _has(self, key):
+        n = key - 35700
+        f = self.key_flags
+        return f is not None and n // 16 < len(f) and (f[n // 16] >> (15 - n % 16)) & 1
+
+    def _conditions(self, snap, now, ts, fb):
+        g = self.cfg
+        soc = snap['batt_soc']
+        v = snap['batt_v']
+        grid = snap['grid_ok']
+        run_ms = self._run_ms_now(now)
+        # With the grid healthy, the grid carries and charges: the battery
+        # reasons do not start the diesel, and a run for them ends.
+        grid_up = grid is True
+        c = self.c_soc
+        c.update(not grid_up and soc is not None and soc < g['start_soc'],
+                 grid_up or (soc is not None and soc >= g['stop_soc']), now, 0)
+        sv = g['start_v']
+        c = self.c_volt
+        if sv is None:
+            c.reset()
+        else:
+            c.update(not grid_up and v is not None and v < sv,
+                     grid_up or (v is not None and v >= g['stop_v']), now, 0)
+        sl = g['start_load_w']
+        c = self.c_load
+        if sl is None:
+            c.reset()
+        else:
+            lw = snap['load_w']
+            c.update(not grid_up and lw is not None and lw > sl,
+                     grid_up or (lw is not None and lw < g['stop_load_w']), now, 0)
+        c = self.c_grid
+        if g['grid_loss_start_s'] is None:
+            c.reset()
+        else:
+            c.update(grid is False, grid is True, now, 0)
+        prot = snap['batt_protect']
+        self.c_bms.update(not grid_up and prot is True, grid_up or prot is False, now, 0)
+        warn = snap['batt_warn']
+        self.c_warn.update(not grid_up and g['bms_warn_start'] and warn is True,
+                           grid_up or warn is not True, now, run_ms)
+        lost = soc is None and v is None
+        self.c_comm.update(g['on_comm_loss'] == 'start' and lost, not lost, now, 0)
+        bits = 0
+        pending = False
+        for c in self.conds:
+            if c.active:
+                bits |= c.bit
+            elif c.pending:
+                pending = True
+        # Exercise: due every exercise_days at exercise_hour, outside quiet hours.
+        days = g['exercise_days']
+        if self.exercise:
+            bits |= R_EXERCISE
+        elif days and ts >= self.last_exercise + days * 86400 and self.state == STANDBY:
+            hour = int((ts + self.utc_offset_s) // 3600) % 24
+            if hour == g['exercise_hour'] and not self._quiet(ts):
+                self.exercise = True
+                bits |= R_EXERCISE
+        if self.manual:
+            bits |= R_MANUAL
+        if self.mode == 'manual':       # only the technician's request counts
+            bits &= R_MANUAL
+            pending = False
+        elif self.mode == 'off':
+            bits = 0
+            pending = False
+        self.reasons = bits
+        return pending
+
+    def _may_start(self, snap, now, ts):
+        g = self.cfg
+        if self.low_fuel:
+            return False
+        if self.manual:
+            return True
+        if self._t_rest is not None:
+            if ticks_diff(now, self._t_rest) < MAX_RUN_REST_MS:
+                soc = snap['batt_soc']
+                if soc is None or soc > g['quiet_override_soc']:
+                    return False
+            else:
+                self._t_rest = None
+        if self._quiet(ts):
+            soc = snap['batt_soc']
+            return soc is not None and soc <= g['quiet_override_soc']
+        return True
+
+    def _stop_cause(self, snap, now):
+        """Why a running generator should stop now (S_NONE = keep running)."""
+        g = self.cfg
+        fuel = snap['fuel_pct']
+        if fuel is not None and fuel < g['fuel_stop_pct']:
+            return S_FUEL
+        if self.mode == 'off':
+            return S_MODE
+        lost = snap['batt_soc'] is None and snap['batt_v'] is None
+        if lost and g['on_comm_loss'] == 'stop' and not self.manual:
+            return S_COMM
+        run_ms = self._run_ms_now(now)
+        mr = g['max_run_s']
+        if mr and run_ms >= mr * 1000:
+            return S_MAX_RUN
+        if self.mode == 'manual':
+            return S_NONE if self.manual else S_MANUAL
+        r = self.reasons
+        if self.run_reasons & R_GRID and snap['grid_ok'] is True:
+            return S_GRID_BACK
+        if self.exercise:
+            if run_ms < g['exercise_s'] * 1000:
+                return S_NONE
+            self.exercise = False
+            r &= ~R_EXERCISE
+            self.reasons = r
+        charging_run = r & _BATTERY_REASONS
+        if charging_run and r & (R_BMS | R_BMS_WARN | R_COMM) == 0:
+            # Cycle charging ends early when the battery stops taking current.
+            ba = snap['batt_a']
+            cap = snap['batt_ah']
+            tc = g['stop_taper_c']
+            if tc and cap is not None and ba is not None and run_ms >= g['warmup_s'] * 1000:
+                if cap != self._taper_ah:
+                    self._taper_ah = cap
+                    self._taper_a = tc * cap
+                if 0 <= ba < self._taper_a:
+                    if self._t_taper is None:
+                        self._t_taper = now
+                    if ticks_diff(now, self._t_taper) >= g['stop_taper_s'] * 1000:
+                        return S_TAPER
+                else:
+                    self._t_taper = None
+            mc = g['max_charge_s']
+            if mc and run_ms >= mc * 1000:
+                return S_MAX_CHARGE
+            ps = g['pv_stop_s']
+            pv = snap['pv_w']
+            lw = snap['load_w']
+            ba = snap['batt_a']
+            if ps and pv is not None and lw is not None and ba is not None \
+                    and pv >= lw and ba > 0:
+                if self._t_pv is None:
+                    self._t_pv = now
+                if ticks_diff(now, self._t_pv) >= ps * 1000:
+                    return S_PV
+            else:
+                self._t_pv = None
+        if r:
+            return S_NONE
+        if self.run_reasons & (R_GRID | _BATTERY_REASONS) and snap['grid_ok'] is True:
+            return S_GRID_BACK
+        if run_ms >= g['min_run_s'] * 1000 or self.run_reasons == 0:
+            return S_CLEARED
+        return S_NONE
+
+    def tick(self, now, ts, snap):
+        """One decision from one snapshot. `now` is ticks_ms, `ts` Unix s."""
+        g = self.cfg
+        dt = ticks_diff(now, self._last) if self._last is not None else 0
+        if dt < 0 or dt > 60000:
+            dt = 0
+        self._last = now
+        fb = running_feedback(snap)
+        self.feedback = fb
+        self._count(fb, now, dt, snap)
+        fuel = snap['fuel_pct']
+        if fuel is not None:
+            self.low_fuel = fuel < g['fuel_prevent_pct']
+        pending = self._conditions(snap, now, ts, fb)
+        st = self.state
+        ctl = self.control
+
+        if self._resume:
+            self._resume = False
+            if fb:
+                self._t_run = now
+                self.run_reasons = self.reasons or R_MANUAL * self.manual
+            else:
+                self._enter(OFF if self.mode == 'off' else STANDBY, now, ts)
+                st = self.state
+
+        if st == OFF or st == STANDBY or st == START_DELAY:
+            self.external = bool(fb) and st != START_DELAY
+            idle = OFF if self.mode == 'off' else STANDBY
+            want = self.mode != 'off' and (self.reasons != 0)
+            if want and self._may_start(snap, now, ts):
+                self.run_reasons = self.reasons
+                self.stop_reason = S_NONE
+                self.attempt = 1
+                self._t_taper = self._t_pv = None
+                self._begin_crank(now, ts)
+            elif self.mode != 'off' and pending and self._may_start(snap, now, ts):
+                if st != START_DELAY:
+                    self._enter(START_DELAY, now, ts)
+            elif st != idle:
+                self._enter(idle, now, ts)
+        elif st == CRANKING:
+            self._cranking(fb, now, ts, snap)
+        elif st == CRANK_REST:
+            if self._abort_start(now, ts):
+                pass
+            elif self._in_state_ms(now) >= g['crank_rest_s'] * 1000:
+                self.attempt += 1
+                self._begin_crank(now, ts)
+        elif st == WARMUP or st == RUNNING:
+            if fb is False:
+                if self._t_fb_lost is None:
+                    self._t_fb_lost = now
+                if ticks_diff(now, self._t_fb_lost) >= FEEDBACK_LOSS_MS:
+                    self.stop_reason = S_UNEXPECTED
+                    self._fault(now, ts)
+                    return self
+            else:
+                self._t_fb_lost = None
+            cause = self._stop_cause(snap, now)
+            if cause:
+                self.stop_reason = cause
+                if cause == S_MAX_RUN:
+                    self.max_run_cut = True
+                    self._t_rest = now
+                self._end_run(now, ts)
+            elif st == WARMUP and self._in_state_ms(now) >= g['warmup_s'] * 1000:
+                self._enter(RUNNING, now, ts)
+        elif st == COOLDOWN:
+            # An emergency (fuel, mode off) does not wait out the cool-down.
+            if self._in_state_ms(now) >= g['cooldown_s'] * 1000 or self.stop_reason == S_FUEL:
+                self.out_run = False
+                self._enter(STOPPING, now, ts)
+        elif st == STOPPING:
+            self.out_run = False
+            if fb is False or (fb is None and ctl == 'relay'):
+                self._t_run = None
+                self._enter(OFF if self.mode == 'off' else STANDBY, now, ts)
+            elif snap['gen_state'] == 'cooling':
+                self._t_state = now     # the module runs its own cool-down
+            elif self._in_state_ms(now) >= g['stop_timeout_s'] * 1000:
+                self.stop_reason = S_FAIL_STOP
+                self.fail_stop = True
+                self._fault(now, ts)
+        elif st == FAULT:
+            if self._in_state_ms(now) >= FAULT_HOLD_MS and not fb:
+                self._enter(OFF if self.mode == 'off' else STANDBY, now, ts)
+        # LOCKOUT: nothing until reset().
+        self.available = self.state == RUNNING
+        return self
+
+    def _begin_crank(self, now, ts):
+        if self.control == 'dse':
+            if self._manual_path():
+                self._send(KEY_MANUAL)
+                self._send(KEY_START)
+            else:
+                self._send(KEY_TELE_START)
+        elif self.control == 'relay':
+            self.out_run = True
+            self.out_crank = True
+        self._enter(CRANKING, now, ts)
+
+    def _abort_start(self, now, ts):
+        """Mode off or every reason gone before the engine caught."""
+        if self.mode == 'off' or (self.reasons == 0 and not self.manual) or self.low_fuel:
+            self.out_crank = False
+            self.out_run = False
+            self._stop_keys()
+            self.stop_reason = S_MODE if self.mode == 'off' else S_CLEARED
+            self._enter(OFF if self.mode == 'off' else STANDBY, now, ts)
+            return True
+        return False
+
+    def _cranking(self, fb, now, ts, snap):
+        g = self.cfg
+        if self._abort_start(now, ts):
+            return
+        if fb:
+            self.out_crank = False
+            self._t_run = now
+            self._t_fb_lost = None
+            self._enter(WARMUP, now, ts)
+            return
+        t = self._in_state_ms(now)
+        if self.control == 'dse':
+            # The module runs its own crank attempts; a shutdown alarm or no
+            # running within its whole sequence is a failure to start.
+            limit = g['crank_attempts'] * (g['crank_s'] + g['crank_rest_s']) * 1000 + DSE_START_MARGIN_MS
+            if snap['gen_state'] == 'fault' or t >= limit:
+                self._stop_keys()
+                self.stop_reason = S_FAIL_START
+                self._enter(LOCKOUT, now, ts)
+            return
+        if t >= g['crank_s'] * 1000:
+            self.out_crank = False
+            self.out_run = False
+            if self.attempt >= g['crank_attempts']:
+                self.stop_reason = S_FAIL_START
+                self._enter(LOCKOUT, now, ts)
+            else:
+                self._enter(CRANK_REST, now, ts)
+
+    def _end_run(self, now, ts):
+        if self._run_ms_now(now) >= self.cfg['exercise_s'] * 1000:
+            self.last_exercise = ts     # a long enough run counts as exercise
+        self.exercise = False
+        self.manual = False             # a new run needs a new request
+        self.faults = 0                 # a run that ends by our hand ends a fault series
+        for c in self.conds:
+            c.reset()
+        self._stop_keys()
+        self._enter(COOLDOWN, now, ts)
+
+    def _stop_keys(self):
+        if self.control != 'dse':
+            return
+        if self._manual_path():
+            self._send(KEY_STOP_MODE)
+            self._send(KEY_AUTO)    # back to auto, as the module was found
+        else:
+            self._send(KEY_TELE_CANCEL)
+
+    def _fault(self, now, ts):
+        self.out_crank = False
+        self.out_run = False
+        self._t_run = None
+        self.exercise = False
+        self.faults += 1
+        self._stop_keys()
+        self._enter(LOCKOUT if self.faults >= FAULTS_TO_LOCKOUT else FAULT, now, ts)

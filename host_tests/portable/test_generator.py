@@ -1,0 +1,408 @@
+# The generator state machine, table-driven on a simulated clock: each start
+# reason and delay, crank retries to lockout, min run, quiet hours, exercise,
+# unexpected stop, mode changes mid-sequence, and persistence.
+import sys
+from firmware import generator as G
+from gen_sim import Sim, T0
+
+
+def test_low_soc_starts_after_the_delay_with_the_dse_key():
+    s = Sim(obey=True)
+    s.step(5, batt_soc=25)
+    assert s.g.state_name == 'start_delay' and s.sent == []
+    s.step(56)
+    assert s.g.state_name in ('cranking', 'warmup')
+    assert s.sent == [G.KEY_TELE_START]
+    assert s.g.run_reasons == G.R_SOC
+
+
+def test_a_reason_that_clears_during_its_delay_starts_nothing():
+    s = Sim()
+    s.step(30, batt_soc=25)
+    s.step(1, batt_soc=35)
+    s.step(100)
+    assert s.g.state_name == 'standby' and s.sent == []
+
+
+def test_healthy_grid_inhibits_battery_reasons():
+    s = Sim()
+    s.step(200, batt_soc=10, batt_v=44.0, grid_ok=True)
+    assert s.g.state_name == 'standby' and s.sent == []
+
+
+def test_voltage_and_load_reasons():
+    s = Sim(obey=True)
+    s.step(61, batt_v=45.5)
+    assert s.g.run_reasons == G.R_VOLT
+    s = Sim(obey=True, start_load_w=3000)
+    s.step(61, load_w=3500.0)
+    assert s.g.run_reasons == G.R_LOAD and s.g.cfg['stop_load_w'] == 2400.0
+
+
+def test_grid_loss_start_and_grid_return_ends_the_run_without_a_restart_loop():
+    s = Sim(obey=True, grid_loss_start_s=120)
+    s.step(119, grid_ok=False)
+    assert s.g.state_name == 'start_delay' and s.sent == []
+    s.step(2)
+    assert s.g.run_reasons == G.R_GRID
+    assert s.run_until('running')
+    s.step(10, grid_ok=True)
+    assert s.g.state_name in ('cooldown', 'stopping', 'standby')
+    assert s.g.stop_reason == G.S_GRID_BACK
+    s.step(600)
+    assert s.g.state_name == 'standby' and s.sent.count(G.KEY_TELE_START) == 1
+
+
+def test_bms_protection_starts_at_once():
+    s = Sim(obey=True)
+    s.step(1, batt_protect=True)
+    assert s.g.state_name in ('cranking', 'warmup') and s.g.run_reasons == G.R_BMS
+
+
+def test_bms_cell_low_warning_starts_with_a_minimum_run():
+    s = Sim(obey=True, bms_min_run_s=3600, min_run_s=60)
+    s.step(1, batt_warn=True)
+    assert s.run_until('running')
+    s.step(10, batt_warn=False)
+    s.step(3000)
+    assert s.g.state_name == 'running'         # held by the reason's own min run
+    s.step(700)
+    assert s.g.state_name in ('cooldown', 'stopping', 'standby')
+
+
+def test_min_run_then_cooldown_then_cancel_key():
+    s = Sim(obey=False, min_run_s=1800, cooldown_s=120, warmup_s=60)
+    s.step(61, batt_soc=25)
+    assert s.sent == [G.KEY_TELE_START]
+    s.step(2, gen_state='running')
+    assert s.g.state_name == 'warmup'
+    s.step(60)
+    assert s.g.state_name == 'running' and s.g.available
+    s.step(10, batt_soc=95)
+    assert s.g.state_name == 'running'         # stop_soc reached, min run not
+    s.step(1700)
+    assert s.g.state_name == 'running'
+    assert s.run_until('cooldown', 200)
+    assert 1795 <= s.g._run_ms_now(s.now) // 1000 <= 1802
+    assert s.sent[-1] == G.KEY_TELE_CANCEL
+    assert s.g.stop_reason == G.S_CLEARED and not s.g.available
+    s.step(120, gen_state='cooling')
+    assert s.g.state_name == 'stopping'
+    s.step(300)
+    assert s.g.state_name == 'stopping'        # the module still cooling down
+    s.step(5, gen_state='stopped')
+    assert s.g.state_name == 'standby'
+
+
+def test_relay_crank_retries_to_lockout_and_reset():
+    s = Sim(control='relay', relay_pin=5, crank_attempts=3, crank_s=8, crank_rest_s=15)
+    s.step(61, batt_soc=25)
+    assert s.g.state_name == 'cranking' and s.g.out_crank and s.g.out_run
+    states = []
+    for _ in range(80):
+        s.step()
+        states.append(s.g.state_name)
+    assert states.count('crank_rest') == 30        # two rests of 15 s
+    assert s.g.state_name == 'lockout' and s.g.stop_reason == G.S_FAIL_START
+    assert not s.g.out_crank and not s.g.out_run
+    s.step(3600)
+    assert s.g.state_name == 'lockout'             # only a reset clears it
+    s.g.reset()
+    s.step(1)       # the low-SOC reason still holds: it tries again
+    assert s.g.state_name == 'cranking' and s.g.attempt == 1
+
+
+def test_relay_crank_succeeds_on_the_second_attempt():
+    s = Sim(control='relay', relay_pin=5, crank_s=8, crank_rest_s=15, warmup_s=30)
+    s.step(61, batt_soc=25)
+    s.step(8 + 15 + 2)
+    assert s.g.state_name == 'cranking' and s.g.attempt == 2
+    s.step(1, gen_state='running')
+    assert s.g.state_name == 'warmup' and not s.g.out_crank and s.g.out_run
+    s.step(31)
+    assert s.g.state_name == 'running'
+
+
+def test_dse_failure_to_start_locks_out():
+    s = Sim()
+    s.step(61, batt_soc=25)
+    s.step(5, gen_state='starting')
+    s.step(1, gen_state='fault')
+    assert s.g.state_name == 'lockout' and s.sent[-1] == G.KEY_TELE_CANCEL
+
+
+def test_running_confirmed_by_feedback_not_by_the_command():
+    s = Sim()
+    s.step(61, batt_soc=25)
+    limit = 3 * (8 + 15) + 30
+    s.step(limit - 2, gen_state='starting')
+    assert s.g.state_name == 'cranking' and not s.g.available
+    s.step(5)
+    assert s.g.state_name == 'lockout'
+
+
+def test_unexpected_stop_is_a_fault_and_repeats_lock_out():
+    s = Sim(obey=True, warmup_s=10)
+    s.step(61, batt_soc=25)
+    assert s.run_until('running')
+    s.step(4, gen_state='stopped')
+    assert s.g.state_name == 'running'             # a blip is not a stop
+    s.step(2)
+    assert s.g.state_name == 'fault' and s.g.stop_reason == G.S_UNEXPECTED
+    for _ in range(2):
+        s.step(61)
+        assert s.run_until('running', 200)
+        s.step(6, gen_state='stopped')
+    assert s.g.state_name == 'lockout'
+
+
+def test_quiet_hours_block_starts_unless_the_battery_is_at_its_floor():
+    night = T0 + 13 * 3600      # 23:00 UTC
+    s = Sim(ts=night, quiet_hours='22:00-06:00', quiet_override_soc=15)
+    s.step(200, batt_soc=25)
+    assert s.g.state_name == 'standby'
+    s.step(61, batt_soc=14)
+    assert s.g.state_name == 'cranking'
+
+
+def test_quiet_hours_respect_the_utc_offset():
+    s = Sim(ts=T0 + 10 * 3600, quiet_hours='22:00-06:00')   # 20:00 UTC
+    s.g.utc_offset_s = 3 * 3600                             # 23:00 local
+    s.step(200, batt_soc=25)
+    assert s.g.state_name == 'standby'
+
+
+def test_exercise_run_when_due_at_the_exercise_hour():
+    s = Sim(obey=True, exercise_days=7, exercise_hour=10, exercise_s=900, min_run_s=60)
+    s.g.last_exercise = T0 - 8 * 86400
+    s.step(2)
+    assert s.g.run_reasons == G.R_EXERCISE
+    assert s.run_until('running')
+    s.step(800)
+    assert s.g.state_name == 'running'
+    s.step(200)
+    assert s.g.state_name in ('cooldown', 'stopping', 'standby')
+    assert T0 < s.g.last_exercise <= s.ts
+    s.step(3600)
+    assert s.sent.count(G.KEY_TELE_START) == 1
+
+
+def test_exercise_not_due_waits():
+    s = Sim(exercise_days=7, exercise_hour=10)
+    s.g.last_exercise = T0 - 2 * 86400
+    s.step(100)
+    assert s.g.state_name == 'standby'
+
+
+def test_manual_start_and_stop_and_manual_mode_ignores_auto_reasons():
+    s = Sim(obey=True, min_run_s=1800)
+    assert s.g.start() is None and s.g.mode == 'manual'
+    s.step(2)
+    assert s.g.run_reasons == G.R_MANUAL
+    assert s.run_until('running')
+    s.g.stop()
+    s.step(1)
+    assert s.g.state_name == 'cooldown' and s.g.stop_reason == G.S_MANUAL
+    s.step(300, batt_soc=10)
+    assert s.g.state_name == 'standby'             # manual: low SOC does not start it
+
+
+def test_mode_off_mid_sequence():
+    s = Sim(control='relay', relay_pin=5)
+    s.step(61, batt_soc=25)
+    assert s.g.state_name == 'cranking'
+    s.g.set_mode('off')
+    s.step(1)
+    assert s.g.state_name == 'off' and not s.g.out_crank and not s.g.out_run
+    s.step(300)
+    assert s.g.state_name == 'off'
+    s = Sim(obey=True)
+    s.step(61, batt_soc=25)
+    assert s.run_until('running')
+    s.g.set_mode('off')
+    s.step(1)
+    assert s.g.state_name == 'cooldown' and s.g.stop_reason == G.S_MODE
+    s.step(200)
+    assert s.g.state_name == 'off'
+    s = Sim()
+    s.step(30, batt_soc=25)
+    assert s.g.state_name == 'start_delay'
+    s.g.set_mode('off')
+    s.step(1)
+    assert s.g.state_name == 'off'
+
+
+def test_mode_auto_after_manual_run_stops_when_no_reason():
+    s = Sim(obey=True, min_run_s=60)
+    s.g.start()
+    assert s.run_until('running')
+    s.g.set_mode('auto')
+    s.step(61)
+    assert s.g.state_name in ('cooldown', 'stopping', 'standby')
+
+
+def test_max_run_cuts_the_run_and_holds_off_a_restart():
+    s = Sim(obey=True, max_run_s=3600, min_run_s=60)
+    s.step(61, batt_soc=25)
+    assert s.run_until('running')
+    s.step(3600)
+    assert s.g.max_run_cut and s.g.stop_reason == G.S_MAX_RUN
+    s.step(600)
+    assert s.g.state_name == 'standby'
+    assert s.sent.count(G.KEY_TELE_START) == 1
+    s.step(1800)
+    assert s.sent.count(G.KEY_TELE_START) == 2     # still low after the rest
+
+
+def test_fuel_prevents_and_stops():
+    s = Sim(fuel_prevent_pct=10, fuel_stop_pct=5)
+    s.step(200, batt_soc=25, fuel_pct=8)
+    assert s.g.state_name == 'standby' and s.g.low_fuel
+    assert s.g.start() == 'fuel below fuel_prevent_pct'
+    s = Sim(obey=True)
+    s.step(61, batt_soc=25)
+    assert s.run_until('running')
+    s.step(1, fuel_pct=4)
+    assert s.g.stop_reason == G.S_FUEL
+    s.step(2)
+    assert s.g.state_name in ('stopping', 'standby')   # no cool-down wait
+
+
+def test_charge_taper_stop_and_max_charge_cap():
+    s = Sim(obey=True, stop_taper_c=0.02, stop_taper_s=600, min_run_s=60, warmup_s=30)
+    s.step(61, batt_soc=25, batt_ah=300.0, batt_a=50.0)
+    assert s.run_until('running')
+    s.step(100, batt_a=5.0)                        # under 0.02 C = 6 A
+    assert s.g.state_name == 'running'
+    s.step(600)
+    assert s.g.stop_reason == G.S_TAPER
+    s = Sim(obey=True, max_charge_s=3600, min_run_s=60)
+    s.step(61, batt_soc=25, batt_ah=300.0, batt_a=50.0)
+    assert s.run_until('running')
+    s.step(3600)
+    assert s.g.stop_reason == G.S_MAX_CHARGE
+
+
+def test_stop_when_pv_carries_load_and_charging():
+    s = Sim(obey=True, pv_stop_s=900, min_run_s=60)
+    s.step(61, batt_soc=25)
+    assert s.run_until('running')
+    s.step(899, pv_w=3000.0, load_w=1800.0, batt_a=20.0)
+    assert s.g.state_name == 'running'
+    s.step(2)
+    assert s.g.stop_reason == G.S_PV
+
+
+def test_comm_loss_policies():
+    s = Sim(on_comm_loss='start')
+    s.step(61, batt_soc=None, batt_v=None)
+    assert s.g.state_name == 'cranking' and s.g.run_reasons == G.R_COMM
+    s = Sim(obey=True, on_comm_loss='stop')
+    s.step(61, batt_soc=25)
+    assert s.run_until('running')
+    s.step(1, batt_soc=None, batt_v=None)
+    assert s.g.stop_reason == G.S_COMM
+    s = Sim(obey=True, on_comm_loss='keep')
+    s.step(61, batt_soc=25)
+    assert s.run_until('running')
+    s.step(3000, batt_soc=None, batt_v=None)
+    assert s.g.state_name == 'running'
+
+
+def test_fallback_voltage_keeps_the_reason_alive():
+    # The BMS is silent but the charger still gives a voltage: no comm loss.
+    s = Sim(on_comm_loss='start')
+    s.step(61, batt_soc=None, batt_v=45.0)
+    assert s.g.run_reasons == G.R_VOLT
+
+
+def test_run_hours_and_starts_from_real_feedback():
+    s = Sim()
+    s.step(10, gen_state='running')            # started at the set by hand
+    assert s.g.starts == 1 and s.g.run_s == 9 and s.g.external
+    assert s.g.state_name == 'standby'
+    s.step(5, gen_state='stopped')
+    s.step(3, gen_state='running')
+    assert s.g.starts == 2
+    s.snap['dev'] = {'genset': {'online': True, 'run_s': 90000, 'starts': 40}}
+    s.step(1)
+    assert s.g.run_s == 90000 and s.g.starts == 40   # resynced to the genset
+
+
+def test_service_due_from_run_hours():
+    s = Sim(service_hours=250)
+    s.g.run_s = 249 * 3600
+    assert not s.g.service_due
+    s.g.run_s = 250 * 3600
+    assert s.g.service_due
+    s.g.service_done()
+    assert not s.g.service_due
+
+
+def test_state_survives_a_reboot():
+    s = Sim(control='relay', relay_pin=5, crank_attempts=1)
+    s.step(61, batt_soc=25)
+    s.step(10)
+    assert s.g.state_name == 'lockout'
+    s.g.run_s = 1234
+    d = s.g.to_dict()
+    s2 = Sim(control='relay', relay_pin=5)
+    s2.g.from_dict(d)
+    assert s2.g.state_name == 'lockout' and s2.g.run_s == 1234
+    s2.step(100, batt_soc=10)
+    assert s2.g.state_name == 'lockout'
+
+
+def test_a_run_resumes_after_reboot_only_if_still_running():
+    s = Sim(obey=True)
+    s.step(61, batt_soc=25)
+    assert s.run_until('running')
+    d = s.g.to_dict()
+    s2 = Sim()
+    s2.g.from_dict(d)
+    s2.step(1, gen_state='running', batt_soc=25)
+    assert s2.g.state_name == 'running'
+    s3 = Sim()
+    s3.g.from_dict(d)
+    s3.step(1, gen_state='stopped', batt_soc=95)
+    assert s3.g.state_name == 'standby'
+    # Found stopped with its reason still holding: it starts again.
+    s4 = Sim()
+    s4.g.from_dict(d)
+    s4.step(1, gen_state='stopped', batt_soc=60)
+    assert s4.g.state_name == 'cranking'
+
+
+def test_key_flags_select_the_manual_mode_path():
+    s = Sim(obey=True, min_run_s=60)
+    # flags: 35700 stop, 35701 auto, 35702 manual, 35705 start; no telemetry keys
+    s.g.key_flags = [0b1110010000000000, 0, 0, 0, 0, 0, 0, 0]
+    s.step(61, batt_soc=25)
+    assert s.sent == [G.KEY_MANUAL, G.KEY_START]
+    assert s.run_until('running')
+    s.step(61, batt_soc=95)
+    assert s.sent[-2:] == [G.KEY_STOP_MODE, G.KEY_AUTO]
+
+
+def test_tick_allocates_nothing_once_warm():
+    s = Sim(obey=True)
+    s.step(61, batt_soc=25)
+    assert s.run_until('running')
+    s.step(5)
+    if sys.implementation.name != 'micropython':
+        return
+    import gc
+    g = s.g
+    snap = s.snap
+    now = s.now
+    ts = s.ts
+    g.tick(now, ts, snap)
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    for i in range(100):
+        now += 1000
+        g.tick(now, ts, snap)
+    b = gc.mem_alloc()
+    gc.enable()
+    assert b == a, b - a
