@@ -1,0 +1,123 @@
+# Source priority, reserve hysteresis, BMS limits and time-of-use, table-driven.
+import json
+from firmware import config, dispatch as D
+from gen_sim import blank_snap, T0
+from test_config import EXAMPLE
+
+
+def make(tou=(), reserve=40, charge=80, limits=()):
+    raw = json.loads(json.dumps(EXAMPLE))
+    raw['dispatch'] = {'reserve_soc': reserve, 'grid_charge_soc': charge, 'tou': list(tou)}
+    return D.Dispatch(config.validate(raw)['dispatch'], 0, limits)
+
+
+def snap(**kw):
+    s = blank_snap()
+    s.update({'batt_soc': 60, 'batt_v': 52.0, 'batt_a': -10.0, 'load_w': 1800.0,
+              'pv_w': 500.0, 'grid_ok': True})
+    s.update(kw)
+    return s
+
+
+def case(dp, gen=False, ts=T0, **kw):
+    d = dp.tick(ts, snap(**kw), gen)
+    return D.SOURCE_NAMES[d.source], d.grid_on, D.REASON_NAMES[d.reason]
+
+
+def test_priority_table():
+    rows = [
+        # snapshot                                  gen    source       grid   reason
+        (dict(pv_w=2500.0),                          False, ('pv', False, 'pv_carries')),
+        (dict(),                                     False, ('battery', False, 'battery_above_reserve')),
+        (dict(batt_soc=40),                          False, ('grid', True, 'battery_at_reserve')),
+        (dict(batt_soc=None),                        False, ('grid', True, 'battery_unknown')),
+        (dict(load_w=None),                          False, ('grid', True, 'battery_unknown')),
+        (dict(grid_ok=False),                        False, ('battery', True, 'grid_down_battery')),
+        (dict(grid_ok=False),                        True,  ('generator', True, 'generator')),
+        (dict(grid_ok=None, pv_w=2500.0),            False, ('pv', True, 'pv_carries')),
+        (dict(grid_ok=False, batt_soc=None, batt_v=None), False, ('none', True, 'no_source')),
+    ]
+    for kw, gen, want in rows:
+        assert case(make(), gen, **kw) == want, (kw, want)
+
+
+def test_reserve_has_hysteresis():
+    dp = make(reserve=40)
+    assert case(dp, batt_soc=39)[1] is True
+    assert case(dp, batt_soc=43)[1] is True          # still charging back up
+    assert case(dp, batt_soc=45)[1] is False         # released 5 points above
+    assert case(dp, batt_soc=43)[1] is False
+
+
+def test_bms_discharge_limit_calls_the_grid_above_reserve():
+    pack = {'online': True, 'max_dis_a': 20, 'max_chg_a': 30}
+    dp = make(limits=[pack])
+    assert case(dp, batt_a=-35.0) == ('grid', True, 'bms_discharge_limit')
+    assert case(dp, batt_a=-15.0) == ('battery', False, 'battery_above_reserve')
+    assert dp.d.charge_limit_a == 30
+    pack['online'] = False
+    assert case(dp, batt_a=-35.0)[2] == 'battery_above_reserve'
+
+
+TOU = [{'from': '22:00', 'to': '06:00', 'kind': 'offpeak', 'price': 0.08},
+       {'from': '17:00', 'to': '22:00', 'kind': 'peak', 'price': 0.35},
+       {'from': '06:00', 'to': '17:00', 'kind': 'shoulder', 'price': 0.15}]
+
+
+def at(hour):
+    return T0 - 10 * 3600 + hour * 3600     # T0 is 10:00 UTC
+
+
+def test_offpeak_charges_to_grid_charge_soc():
+    dp = make(tou=TOU, charge=80)
+    d = dp.tick(at(23), snap(batt_soc=60), False)
+    assert d.tou == D.TOU_OFFPEAK and d.grid_on and d.grid_charge
+    assert D.REASON_NAMES[d.reason] == 'offpeak_charge'
+    d = dp.tick(at(23), snap(batt_soc=80), False)
+    assert d.grid_on and not d.grid_charge            # carries, no more charging
+    d = dp.tick(at(23), snap(batt_soc=77), False)
+    assert not d.grid_charge                           # hysteresis: resumes at 75
+    d = dp.tick(at(23), snap(batt_soc=75), False)
+    assert d.grid_charge
+
+
+def test_peak_avoids_import_down_to_reserve():
+    dp = make(tou=TOU)
+    d = dp.tick(at(18), snap(batt_soc=60), False)
+    assert d.tou == D.TOU_PEAK and not d.grid_on
+    assert D.REASON_NAMES[d.reason] == 'peak_avoid'
+    d = dp.tick(at(18), snap(batt_soc=39), False)
+    assert d.grid_on and D.REASON_NAMES[d.reason] == 'battery_at_reserve'
+
+
+def test_shoulder_is_the_plain_priority():
+    dp = make(tou=TOU)
+    d = dp.tick(at(12), snap(batt_soc=60), False)
+    assert d.tou == D.TOU_SHOULDER and not d.grid_on
+    assert D.REASON_NAMES[d.reason] == 'battery_above_reserve'
+
+
+def test_on_battery_flag():
+    dp = make()
+    assert dp.tick(T0, snap(grid_ok=False), False).on_battery is True
+    assert dp.tick(T0, snap(grid_ok=False), True).on_battery is False
+    assert dp.tick(T0, snap(batt_soc=30), False).on_battery is False
+    assert dp.tick(T0, snap(batt_soc=60), False).on_battery is True   # grid released
+
+
+def test_tick_allocates_nothing():
+    import sys
+    dp = make(tou=TOU, limits=[{'online': True, 'max_dis_a': 20, 'max_chg_a': 30}])
+    s = snap()
+    dp.tick(T0, s, False)
+    if sys.implementation.name != 'micropython':
+        return
+    import gc
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    for _ in range(100):
+        dp.tick(T0, s, False)
+    b = gc.mem_alloc()
+    gc.enable()
+    assert b == a, b - a
