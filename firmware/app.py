@@ -4,7 +4,6 @@
 import gc
 import sys
 from firmware.compat import ticks_ms, ticks_diff, sleep_ms
-from firmware import config as config_mod
 from firmware.clock import unix_time
 
 VERSION = '0.1.0'
@@ -12,18 +11,33 @@ CONFIG = 'config.json'
 CONFIG_LKG = 'config.lkg.json'   # last known good, kept by `config save`
 
 
+def forget(name):
+    """Unload a module that is needed only now and then (its code and
+    tables go back to the heap)."""
+    sys.modules.pop(name, None)
+    pkg, _, attr = name.rpartition('.')
+    p = sys.modules.get(pkg)
+    if p is not None and attr in p.__dict__:
+        delattr(p, attr)
+
+
 def load_config(path=CONFIG, lkg=CONFIG_LKG):
     """The config to run on and a warning (None when the primary loaded).
     Raises ConfigError when neither the config nor its last good copy is
-    valid: the controller must not run on a half-valid config."""
+    valid: the controller must not run on a half-valid config. The schema
+    module is unloaded afterwards: ~18 KB of heap the loop does not need."""
+    from firmware import config as config_mod
     try:
-        return config_mod.load(path), None
-    except config_mod.ConfigError as e:
-        err = e
-    try:
-        return config_mod.load(lkg), 'config.json refused (%s); running on %s' % (err, lkg)
-    except config_mod.ConfigError:
-        raise err
+        try:
+            return config_mod.load(path), None
+        except config_mod.ConfigError as e:
+            err = e
+        try:
+            return config_mod.load(lkg), 'config.json refused (%s); running on %s' % (err, lkg)
+        except config_mod.ConfigError:
+            raise err
+    finally:
+        forget('firmware.config')
 
 
 def build(cfg):
@@ -41,16 +55,28 @@ def build(cfg):
         bus = buses[bname]
         devices.append(Device(dc, profiles.load(dc['profile']), bus,
                               cfg['buses'][bname].get('baud', 9600)))
+    for name in profiles.NAMES:     # their tables now live in the devices
+        forget('firmware.profiles.' + name)
     return buses, devices, Poller(devices)
 
 
 class App:
     def __init__(self, cfg):
         from firmware import site
+        from firmware.generator import Generator
+        from firmware.dispatch import Dispatch
+        from firmware.shedding import Shedding
+        from firmware.hw import actuators
         self.cfg = cfg
         self.buses, self.devices, self.poller = build(cfg)
         self.snap = site.new(self.devices)
         self._site = site
+        self.gen = Generator(cfg['generator'], cfg['utc_offset_min'])
+        self.dispatch = Dispatch(cfg['dispatch'], cfg['utc_offset_min'],
+                                 [d.values for d in self.devices if d.kind == 'bms'])
+        self.shedding = Shedding(cfg['loads'])
+        self.decision = self.dispatch.d
+        self.actuators = actuators.build(cfg, self.devices, self.gen, self.shedding)
         self.cycle_ms = 0
         gc.collect()
 
@@ -58,9 +84,29 @@ class App:
         t0 = ticks_ms()
         ts = unix_time()
         self.poller.cycle(ts)
-        self._site.update(self.snap, self.devices, ts)
+        snap = self._site.update(self.snap, self.devices, ts)
+        now = ticks_ms()
+        gen = self.gen.tick(now, ts, snap)
+        d = self.dispatch.tick(ts, snap, gen.available)
+        self.shedding.tick(now, snap, d.on_battery)
+        for a in self.actuators:
+            a.apply(now)
         self.cycle_ms = ticks_diff(ticks_ms(), t0)
-        return self.snap
+        return snap
+
+    def drain_events(self):
+        """Generator transitions and load trips since the last call, as text."""
+        from firmware import generator as G
+        out = []
+        for ts, a, b, reasons, stop in self.gen.events:
+            why = G.reason_text(reasons) if b in (G.START_DELAY, G.CRANKING) else G.STOP_NAMES[stop]
+            out.append('gen %s -> %s%s' % (G.STATE_NAMES[a], G.STATE_NAMES[b],
+                                           ' (%s)' % why if why else ''))
+        self.gen.events.clear()
+        for name, shed, why in self.shedding.events:
+            out.append('load %s %s (%s)' % (name, 'shed' if shed else 'restored', why))
+        self.shedding.events.clear()
+        return out
 
 
 def _idle_on_error(msg):
@@ -75,7 +121,7 @@ def run(path=CONFIG):
     print('site controller %s starting' % VERSION)
     try:
         cfg, warning = load_config(path)
-    except config_mod.ConfigError as e:
+    except ValueError as e:     # ConfigError
         _idle_on_error(str(e))
         return
     if warning:
@@ -90,7 +136,9 @@ def run(path=CONFIG):
         while True:
             t0 = ticks_ms()
             snap = app.tick()
-            print(display.line(snap, app.devices))
+            for e in app.drain_events():
+                print('EVENT ' + e)
+            print(display.line(snap, app.devices, app))
             rest = period - ticks_diff(ticks_ms(), t0)
             if rest > 0:
                 sleep_ms(rest)

@@ -7,7 +7,7 @@ def _n(v, fmt, none='--'):
     return none if v is None else fmt % v
 
 
-def line(snap, devices):
+def line(snap, devices, app=None):
     t = time.gmtime(int(snap['ts'] or 0) % 86400)
     off = [d.name for d in devices if not d.online]
     grid = snap['grid_ok']
@@ -25,4 +25,15 @@ def line(snap, devices):
         gstate or '--',
         '--' if gw is None else ('%.1fkW' % (gw / 1000)),
         _n(snap['gen_hz'], '%.1fHz'), _n(snap['fuel_pct'], '%.0f%%'),
-        ','.join(off) if off else '-'))
+        ','.join(off) if off else '-')) + (_control(app) if app is not None else '')
+
+
+def _control(app):
+    from firmware.generator import reason_text
+    from firmware.dispatch import SOURCE_NAMES
+    g = app.gen
+    why = reason_text(g.reasons)
+    shed = [n for n, s in zip(app.shedding.names, app.shedding.shed) if s]
+    return ' | CTL %s%s %s src %s | SHED %s' % (
+        g.state_name, '(' + why + ')' if why else '', g.mode,
+        SOURCE_NAMES[app.decision.source], ','.join(shed) if shed else '-')

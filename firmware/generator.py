@@ -165,6 +165,7 @@ class Generator:
         self.mode = g['mode']
         self.state = OFF if self.mode == 'off' else STANDBY
         self.reasons = 0          # active start reasons (bits)
+        self.pending = 0          # reasons waiting out their delay (bits)
         self.run_reasons = 0      # the reasons the current run was started for
         self.stop_reason = S_NONE
         self.manual = False       # manual start requested
@@ -286,8 +287,8 @@ class Generator:
 
     # --- the tick -------------------------------------------------------
     def _enter(self, state, now, ts):
-        self.events.append((ts, self.state, state, self.run_reasons or self.reasons,
-                            self.stop_reason))
+        self.events.append((ts, self.state, state,
+                            self.run_reasons or self.reasons or self.pending, self.stop_reason))
         if len(self.events) > 16:
             self.events.pop(0)
         self.state = state
@@ -384,12 +385,13 @@ class Generator:
         lost = soc is None and v is None
         self.c_comm.update(g['on_comm_loss'] == 'start' and lost, not lost, now, 0)
         bits = 0
-        pending = False
+        pend = 0
         for c in self.conds:
             if c.active:
                 bits |= c.bit
             elif c.pending:
-                pending = True
+                pend |= c.bit
+        pending = pend != 0
         # Exercise: due every exercise_days at exercise_hour, outside quiet hours.
         days = g['exercise_days']
         if self.exercise:
@@ -403,12 +405,13 @@ class Generator:
             bits |= R_MANUAL
         if self.mode == 'manual':       # only the technician's request counts
             bits &= R_MANUAL
-            pending = False
+            pend = 0
         elif self.mode == 'off':
             bits = 0
-            pending = False
+            pend = 0
         self.reasons = bits
-        return pending
+        self.pending = pend
+        return pend != 0
 
     def _may_start(self, snap, now, ts):
         g = self.cfg

@@ -20,8 +20,12 @@ class Device:
         self.unit = dcfg['unit']
         self.role = dcfg.get('role')
         self.every = dcfg.get('poll_every', 1)
-        self.profile = profile
+        # Only what polling needs is kept, so the profile module itself can
+        # be unloaded once every device is built.
+        self.profile_name = dcfg.get('profile')
         self.kind = profile.KIND
+        self.sentinel = profile.SENTINEL
+        self.gap_ms = profile.GAP_MS
         self.bus = bus
         self.points, self.reqs = plan.build(
             profile.POINTS, profile.MAX_REGS, plan.bridge_limit(profile, baud),
@@ -57,7 +61,7 @@ class Device:
 
     def _decode(self, data, req):
         start = req[plan.R_START]
-        sent = self.profile.SENTINEL
+        sent = self.sentinel
         vals = self.values
         raw = self._raw
         pts = self.points
@@ -72,7 +76,7 @@ class Device:
                                           p[decode.P_HI], sent)
 
     def _pace(self):
-        gap = self.profile.GAP_MS
+        gap = self.gap_ms
         if gap and self.last_frame is not None:
             wait = gap - ticks_diff(ticks_ms(), self.last_frame)
             if wait > 0:

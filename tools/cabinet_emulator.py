@@ -62,6 +62,9 @@ line; every reply has "ok", a refused one "ok": false and "error"):
         "crc" (default: a data bit flipped, CRC kept), "truncate" (first half),
         "noise" (random bytes), "mixed" (the three in turn)
     {"cmd":"gen_fail","on":true}                the genset cranks, never fires
+    {"cmd":"contact","run":true,"crank":true}   relay wiring instead of keys: the
+        run (fuel) contact holds the engine, the crank contact turns the
+        starter; the engine fires after gen_crank_fire_s of cranking
     {"cmd":"writes","device":D?,"clear":false}  -> {"writes":[{device, unit,
         fc, address, values, t_model, t, answered, effect, key (DSE 4104)}]}
     {"cmd":"requests","device":D?,"clear":false,"limit":N?}
@@ -208,6 +211,24 @@ class Genset:
         self.starts = 412         # successful starts
         self.kwh = 31_250.0       # energy delivered
         self.coolant_c = 25.0
+        self.contacts = None      # (run, crank) once relay-wired
+
+    # -- relay contacts (a controller that does its own cranking) -----------
+
+    def contact(self, run, crank):
+        self.contacts = (run, crank)
+        self._evaluate()
+
+    def _contacts(self):
+        run, crank = self.contacts
+        if not run:
+            if self.state != GEN_STOPPED:
+                self._enter(GEN_STOPPED)
+        elif self.state == GEN_STOPPED and crank and not self.alarms:
+            self.attempt = 0
+            self._crank()
+        elif self.state == GEN_CRANKING and not crank:
+            self._enter(GEN_STOPPED)     # starter released before it caught
 
     # -- keys ---------------------------------------------------------------
 
@@ -282,6 +303,9 @@ class Genset:
 
     def _evaluate(self):
         """Mode and request changes that do not wait for a timer."""
+        if self.contacts is not None:
+            self._contacts()
+            return
         if self.mode == MODE_STOP:
             if self.state != GEN_STOPPED:
                 self._enter(GEN_STOPPED)
@@ -306,6 +330,8 @@ class Genset:
             if self._fires:
                 self.starts += 1
                 self._enter(GEN_WARMING, p["gen_warm_s"])
+            elif self.contacts is not None:
+                self._enter(GEN_CRANKING, 1e9)   # turns while the starter is held
             elif self.attempt < int(p["gen_crank_attempts"]):
                 self._enter(GEN_CRANK_REST, p["gen_crank_rest_s"])
             else:
@@ -1771,6 +1797,10 @@ class Emulator:
                 raise ValueError("garbage mode must be crc, truncate, noise or mixed")
             dev.garbage = mode if req.get("on", True) else None
             return {}
+        if cmd == "contact":
+            g = m.gen
+            g.contact(bool(req.get("run")), bool(req.get("crank")))
+            return {"state": g.state}
         if cmd == "gen_fail":
             m.gen.fail_to_start = bool(req.get("on", True))
             return {}

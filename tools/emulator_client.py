@@ -93,6 +93,10 @@ class EmulatorClient:
             args["mode"] = mode
         return self.call("garbage", **args)
 
+    def contact(self, run, crank):
+        """Relay wiring: the run (fuel) and crank (starter) contacts."""
+        return self.call("contact", run=bool(run), crank=bool(crank))
+
     def gen_fail(self, on=True):
         return self.call("gen_fail", on=bool(on))
 

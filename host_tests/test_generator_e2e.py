@@ -1,0 +1,157 @@
+# End to end with the emulator, the firmware in the unix port (main.py via
+# tools/host_run.py): SOC below start_soc -> after the delay the DSE
+# remote-start key pair goes to 4104/4105 -> the emulated genset runs -> SOC
+# at stop_soc -> the cancel key after min_run_s, then cool-down; and the
+# same with the relay actuator on the pin twin.
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from cabinet import Cabinet, example_config
+from conftest import ROOT
+
+GEN = {"start_soc": 30, "stop_soc": 90, "start_delay_s": 3, "min_run_s": 8, "warmup_s": 2,
+       "cooldown_s": 3, "stop_timeout_s": 30, "exercise_days": 0, "pv_stop_s": 0,
+       "stop_taper_c": 0, "max_charge_s": 0}
+EMU_GEN = {"gen_start_delay_s": 1, "gen_crank_fire_s": 1, "gen_warm_s": 1, "gen_cool_s": 2}
+
+
+class Firmware:
+    """tools/host_run.py in the background, its lines in a queue."""
+
+    def __init__(self, tmp, cfg, pins_file=None):
+        path = os.path.join(tmp, "fw-config.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        cmd = [sys.executable, os.path.join(ROOT, "tools", "host_run.py"), "--config", path,
+               "--dir", os.path.join(tmp, "flash")]
+        if pins_file:
+            cmd += ["--pins-file", pins_file]
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        self.q = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.lines.append(line.rstrip("\n"))
+            self.q.put(line.rstrip("\n"))
+
+    def wait_for(self, text, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if any(text in l for l in self.lines):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            self.p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
+def fw_config(cab, **gen):
+    cfg = json.loads(json.dumps(cab.cfg))
+    cfg["poll_s"] = 0.5
+    g = dict(GEN)
+    g.update(gen)
+    cfg["generator"] = g
+    return cfg
+
+
+def test_dse_keys_start_and_stop_the_emulated_genset(tmp_path):
+    cab = Cabinet(str(tmp_path), speed=1, start_hour=20.0, seed=1, sets=EMU_GEN)
+    fw = None
+    try:
+        cab.emu.grid(False)
+        cab.emu.set("soc", 60)
+        fw = Firmware(str(tmp_path), fw_config(cab))
+        assert fw.wait_for("CTL standby", 30), "\n".join(fw.lines[-20:])
+        cab.emu.set("soc", 25)
+        t_low = time.time()
+        assert fw.wait_for("EVENT gen standby -> start_delay (soc)", 10), "\n".join(fw.lines[-20:])
+        assert fw.wait_for("EVENT gen start_delay -> cranking (soc)", 10), "\n".join(fw.lines[-20:])
+        assert time.time() - t_low >= 2.5           # start_delay_s = 3
+        assert fw.wait_for("EVENT gen warmup -> running", 20), "\n".join(fw.lines[-30:])
+        st = cab.emu.state()
+        assert st["gen"]["state"] == "running" and st["source"] == "gen"
+        starts = [w for w in cab.emu.writes() if w.get("key")]
+        assert len(starts) == 1
+        w = starts[0]
+        assert w["fc"] == 16 and w["address"] == 4104 and w["values"] == [35732, 65535 - 35732]
+        assert w["effect"] == "telemetry start" and w["answered"]
+        assert any("GEN running" in l and "CTL running(soc)" in l for l in fw.lines)
+        t_run = time.time()
+        cab.emu.set("soc", 95)
+        assert fw.wait_for("EVENT gen running -> cooldown (reasons_cleared)", 20), "\n".join(fw.lines[-30:])
+        assert time.time() - t_run >= 8 - 3            # min_run_s counts from running confirmed
+        assert fw.wait_for("EVENT gen stopping -> standby", 30), "\n".join(fw.lines[-30:])
+        keys = [w["key"] for w in cab.emu.writes() if w.get("key")]
+        assert keys == [35732, 35733]
+        assert cab.emu.state()["gen"]["state"] == "stopped"
+    finally:
+        if fw:
+            fw.stop()
+        cab.close()
+
+
+def test_relay_actuator_cranks_and_stops_the_genset(tmp_path):
+    cab = Cabinet(str(tmp_path), speed=1, start_hour=20.0, seed=1,
+                  sets={"gen_crank_fire_s": 1, "gen_warm_s": 1})
+    pins = str(tmp_path / "pins.log")
+    open(pins, "w").close()
+    fw = None
+    stop = threading.Event()
+
+    def bridge():
+        # The pin twin's relay contacts, wired to the emulated engine.
+        state = {5: 0, 18: 0}
+        seen = 0
+        while not stop.is_set():
+            with open(pins) as f:
+                lines = f.read().splitlines()
+            for l in lines[seen:]:
+                pin, level = l.split()
+                state[int(pin)] = int(level)
+            if len(lines) > seen:
+                seen = len(lines)
+                cab_ctl.contact(run=state[18], crank=state[5])
+            time.sleep(0.05)
+
+    try:
+        from emulator_client import EmulatorClient
+        ctl = cab.ready["control"]
+        cab_ctl = EmulatorClient(ctl["host"], ctl["port"])
+        cab.emu.grid(False)
+        cab.emu.set("soc", 25)
+        t = threading.Thread(target=bridge, daemon=True)
+        t.start()
+        fw = Firmware(str(tmp_path), fw_config(cab, control="relay", relay_pin=5, run_pin=18,
+                                              crank_s=4, crank_rest_s=2), pins_file=pins)
+        assert fw.wait_for("EVENT gen start_delay -> cranking (soc)", 30), "\n".join(fw.lines[-20:])
+        assert fw.wait_for("EVENT gen warmup -> running", 20), "\n".join(fw.lines[-30:])
+        with open(pins) as f:
+            log = f.read().split("\n")
+        assert "5 1" in log and "18 1" in log and "5 0" in log      # crank released once it caught
+        assert cab.emu.state()["gen"]["state"] == "running"
+        cab.emu.set("soc", 95)
+        assert fw.wait_for("EVENT gen stopping -> standby", 40), "\n".join(fw.lines[-30:])
+        with open(pins) as f:
+            assert f.read().split("\n")[-2] == "18 0"            # fuel/run contact opened
+        assert cab.emu.state()["gen"]["state"] == "stopped"
+        assert [w for w in cab.emu.writes() if w.get("key")] == []   # no keys in relay mode
+    finally:
+        stop.set()
+        if fw:
+            fw.stop()
+        cab.close()
