@@ -146,3 +146,64 @@ def test_bad_json_text():
 def test_missing_file():
     e = raises(C.ConfigError, C.load, '/nonexistent/config.json')
     assert 'not found' in str(e)
+
+
+def test_generator_section_defaults_and_device():
+    cfg = C.validate(ex())
+    g = cfg['generator']
+    assert g['control'] == 'dse' and g['device'] == 'genset'
+    assert g['start_soc'] == 30 and g['stop_soc'] == 90 and g['on_comm_loss'] == 'keep'
+    assert g['quiet'] is None
+    raw = ex()
+    raw['generator'] = {'start_load_w': 3000}
+    assert C.validate(raw)['generator']['stop_load_w'] == 2400.0
+
+
+def test_generator_section_refusals():
+    for gen, msg in (
+            ({'stop_soc': 20}, 'generator.stop_soc: must be above start_soc (30), got 20'),
+            ({'start_v': 48, 'stop_v': 47}, 'generator.stop_v: must be above start_v (48), got 47'),
+            ({'control': 'relay'}, 'generator.relay_pin: control "relay" needs the start relay pin'),
+            ({'device': 'bms1'}, 'generator.device: no dse_gencomm device named "bms1"'),
+            ({'quiet_hours': '22-06'}, 'generator.quiet_hours: must be "HH:MM-HH:MM", got "22-06"'),
+            ({'quiet_hours': '25:00-06:00'},
+             'generator.quiet_hours: must be a time of day 00:00..23:59, got "25:00"'),
+            ({'on_comm_loss': 'panic'},
+             'generator.on_comm_loss: must be one of keep, stop, start, got "panic"'),
+            ({'fuel_stop_pct': 20}, 'generator.fuel_stop_pct: must not be above fuel_prevent_pct (10)'),
+            ({'strat_soc': 20}, None)):
+        raw = ex()
+        raw['generator'] = gen
+        got = refused(raw)
+        if msg is None:
+            assert got.startswith('generator.strat_soc: unknown key')
+        else:
+            assert got == msg, got
+
+
+def test_quiet_hours_parsed_to_minutes():
+    raw = ex()
+    raw['generator'] = {'quiet_hours': '22:30-06:00'}
+    assert C.validate(raw)['generator']['quiet'] == (22 * 60 + 30, 360)
+
+
+def test_dispatch_tou_and_loads():
+    raw = ex()
+    raw['dispatch'] = {'reserve_soc': 35, 'tou': [
+        {'from': '22:00', 'to': '06:00', 'kind': 'offpeak', 'price': 0.08}]}
+    raw['loads'] = [{'name': 'aircon', 'pin': 25, 'priority': 1},
+                    {'name': 'core', 'pin': 26, 'critical': True}]
+    cfg = C.validate(raw)
+    assert cfg['dispatch']['tou'][0]['from_min'] == 1320
+    assert cfg['loads'][1]['critical'] is True and cfg['loads'][0]['min_off_s'] == 300
+    raw['dispatch']['tou'][0]['kind'] = 'night'
+    assert refused(raw).startswith('dispatch.tou[0].kind: must be one of offpeak')
+    raw = ex()
+    raw['loads'] = [{'name': 'a', 'pin': 25}, {'name': 'a', 'pin': 26}]
+    assert refused(raw) == 'loads[1].name: duplicate load name "a"'
+    raw = ex()
+    raw['loads'] = [{'name': 'a', 'pin': 25, 'shed_v': 48, 'restore_v': 47}]
+    assert refused(raw) == 'loads[0].restore_v: must be above shed_v (48), got 47'
+    raw = ex()
+    raw['loads'] = [{'name': 'a'}]
+    assert refused(raw) == 'loads[0].pin: missing'
