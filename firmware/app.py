@@ -9,6 +9,7 @@ from firmware.clock import unix_time
 VERSION = '0.1.0'
 CONFIG = 'config.json'
 CONFIG_LKG = 'config.lkg.json'   # last known good, kept by `config save`
+STATE = 'state.json'             # generator state and counters (store.py format)
 
 
 def forget(name):
@@ -61,13 +62,17 @@ def build(cfg):
 
 
 class App:
-    def __init__(self, cfg):
+    def __init__(self, cfg, warning=None, state_path=STATE):
         from firmware import site
         from firmware.generator import Generator
         from firmware.dispatch import Dispatch
         from firmware.shedding import Shedding
+        from firmware.alarms import Alarms
+        from firmware.counters import Counters
         from firmware.hw import actuators
         self.cfg = cfg
+        self.warning = warning
+        self.state_path = state_path
         self.buses, self.devices, self.poller = build(cfg)
         self.snap = site.new(self.devices)
         self._site = site
@@ -77,8 +82,42 @@ class App:
         self.shedding = Shedding(cfg['loads'])
         self.decision = self.dispatch.d
         self.actuators = actuators.build(cfg, self.devices, self.gen, self.shedding)
+        self.alarms = Alarms(cfg['alarms'], [d.name for d in self.devices])
+        self.counters = Counters(cfg['generator'])
+        from firmware.store import Persist
+        self.persist = Persist(cfg['persist_s'])
+        self.state_note = self.restore()
+        # What only start-up needed goes back to the heap.
+        del cfg['buses']
+        del cfg['devices']
+        self._saved = (self.gen.state, self.gen.mode, self.shedding.n_shed)
+        self._last = None
         self.cycle_ms = 0
         gc.collect()
+
+    def restore(self):
+        """Generator state and counters from flash; a corrupt or missing
+        file falls back to its last good copy, then to a fresh start."""
+        from firmware import store
+        obj, source, err = store.load(self.state_path)
+        if obj is None:
+            return 'no saved state (%s)' % err
+        try:
+            self.gen.from_dict(obj.get('gen', {}))
+            self.counters.from_dict(obj.get('counters', {}))
+        except (ValueError, TypeError, AttributeError) as e:
+            return 'saved state refused (%s)' % e
+        return 'state from %s%s' % (source, ' (%s)' % err if err else '')
+
+    def save(self):
+        from firmware import store
+        gc.collect()
+        try:
+            store.save(self.state_path, {'gen': self.gen.to_dict(),
+                                         'counters': self.counters.to_dict()})
+        except (OSError, MemoryError) as e:
+            print('WARNING: state not saved: %r' % e)
+        self._saved = (self.gen.state, self.gen.mode, self.shedding.n_shed)
 
     def tick(self):
         t0 = ticks_ms()
@@ -88,11 +127,38 @@ class App:
         now = ticks_ms()
         gen = self.gen.tick(now, ts, snap)
         d = self.dispatch.tick(ts, snap, gen.available)
-        self.shedding.tick(now, snap, d.on_battery)
+        sh = self.shedding.tick(now, snap, d.on_battery)
         for a in self.actuators:
             a.apply(now)
+        dt = ticks_diff(now, self._last) if self._last is not None else 0
+        self._last = now
+        self.counters.tick(snap, dt, gen.feedback is True, sh.n_shed)
+        self._alarms(now, ts, snap)
+        saved = self._saved
+        changed = saved[0] != gen.state or saved[1] != gen.mode or saved[2] != sh.n_shed
+        if self.persist.due(now, changed):
+            self.save()
+            self.persist.wrote(now)
         self.cycle_ms = ticks_diff(ticks_ms(), t0)
         return snap
+
+    def _alarms(self, now, ts, snap):
+        from firmware import generator as G
+        al = self.alarms
+        g = self.gen
+        al.evaluate(snap, self.devices, now, ts)
+        st = g.state
+        al.set('gen_fail_start', st == G.LOCKOUT and g.stop_reason == G.S_FAIL_START, now, ts)
+        al.set('gen_unexpected_stop', (st == G.FAULT or st == G.LOCKOUT)
+               and g.stop_reason == G.S_UNEXPECTED, now, ts)
+        al.set('gen_fail_stop', g.fail_stop, now, ts)
+        al.set('gen_low_fuel', g.low_fuel, now, ts)
+        al.set('gen_service_due', g.service_due, now, ts)
+        al.set('gen_max_run', g.max_run_cut, now, ts)
+        if g.max_run_cut and al.is_active('gen_max_run'):
+            g.max_run_cut = False      # the latched alarm holds it until acked
+        al.set('load_shed', self.shedding.n_shed > 0, now, ts)
+        al.set('config_fallback', self.warning is not None, now, ts)
 
     def drain_events(self):
         """Generator transitions and load trips since the last call, as text."""
@@ -106,6 +172,8 @@ class App:
         for name, shed, why in self.shedding.events:
             out.append('load %s %s (%s)' % (name, 'shed' if shed else 'restored', why))
         self.shedding.events.clear()
+        for e in self.alarms.drain_events():
+            out.append('alarm %s %s (%s)' % (e['code'], e['event'], e['severity']))
         return out
 
 
@@ -127,20 +195,35 @@ def run(path=CONFIG):
     if warning:
         print('WARNING: ' + warning)
     from firmware import display
-    app = App(cfg)
+    app = App(cfg, warning)
+    print(app.state_note)
     period = int(cfg['poll_s'] * 1000)
     gc.collect()
     print('site %s: %d devices, poll %d ms, heap free %d' % (
         cfg['site_id'], len(app.devices), period, gc.mem_free()))
+    errors = 0
     try:
         while True:
             t0 = ticks_ms()
-            snap = app.tick()
-            for e in app.drain_events():
-                print('EVENT ' + e)
-            print(display.line(snap, app.devices, app))
+            try:
+                snap = app.tick()
+                for e in app.drain_events():
+                    print('EVENT ' + e)
+                print(display.line(snap, app.devices, app))
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as e:
+                # One bad cycle (a heap squeeze, a bug on odd data) must not
+                # stop the controller: say so and go on with the next one.
+                errors += 1
+                print('ERROR in cycle (%d so far):' % errors)
+                sys.print_exception(e)
+            # The idle part of the period is the cheapest time to collect,
+            # and it keeps the heap from fragmenting.
+            gc.collect()
             rest = period - ticks_diff(ticks_ms(), t0)
             if rest > 0:
                 sleep_ms(rest)
     except KeyboardInterrupt:
+        app.save()
         print('stopped')

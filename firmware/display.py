@@ -34,6 +34,7 @@ def _control(app):
     g = app.gen
     why = reason_text(g.reasons)
     shed = [n for n, s in zip(app.shedding.names, app.shedding.shed) if s]
-    return ' | CTL %s%s %s src %s | SHED %s' % (
+    return ' | CTL %s%s %s src %s | SHED %s | ALM %d' % (
         g.state_name, '(' + why + ')' if why else '', g.mode,
-        SOURCE_NAMES[app.decision.source], ','.join(shed) if shed else '-')
+        SOURCE_NAMES[app.decision.source], ','.join(shed) if shed else '-',
+        app.alarms.count_active())

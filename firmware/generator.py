@@ -186,7 +186,10 @@ class Generator:
         self.run_s = 0
         self._run_ms = 0          # sub-second carry
         self.starts = 0
-        self.service_base_s = 0   # run_s at the last service
+        # run_s at the last service; None until the genset's hours are first
+        # known, which then count as serviced (a new controller on an old
+        # genset must not call a service due on its first day).
+        self.service_base_s = None
         self.last_exercise = 0    # Unix s of the last run long enough to count
         self._t_state = None      # ticks_ms at entry of the current state
         self._t_run = None        # ticks_ms when running was confirmed
@@ -247,7 +250,8 @@ class Generator:
     @property
     def service_due(self):
         h = self.cfg['service_hours']
-        return h > 0 and self.run_s - self.service_base_s >= h * 3600
+        b = self.service_base_s
+        return h > 0 and b is not None and self.run_s - b >= h * 3600
 
     @property
     def lockout(self):
@@ -265,7 +269,8 @@ class Generator:
         progress resumes only if the genset still reports running."""
         self.run_s = int(d.get('run_s', 0))
         self.starts = int(d.get('starts', 0))
-        self.service_base_s = int(d.get('service_base_s', 0))
+        b = d.get('service_base_s')
+        self.service_base_s = None if b is None else int(b)
         self.last_exercise = d.get('last_exercise', 0) or 0
         self.faults = int(d.get('faults', 0))
         mode = d.get('mode')
@@ -323,6 +328,8 @@ class Generator:
                 self.run_s = dev['run_s']
             if dev['starts'] is not None:
                 self.starts = dev['starts']
+        if self.service_base_s is None and (fb is not None or dev is not None):
+            self.service_base_s = self.run_s
 
     def _send(self, key):
         if len(self.keys) < 4:

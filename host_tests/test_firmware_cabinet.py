@@ -119,7 +119,7 @@ def test_garbage_answers_neither_crash_nor_stall(tmp_path, cabinet, micropython)
 
 LINE = re.compile(r"^\d\d:\d\d:\d\d PV \d+W \| BAT [\d.]+V [+-][\d.]+A [+-]\d+W \d+% bms \| "
                   r"LOAD \d+W~ \| GRID ok \d+W \d+V \| GEN stopped .* fuel \d+% \| off: - "
-                  r"\| CTL standby auto src (battery|grid|pv) \| SHED -$")
+                  r"\| CTL standby auto src (battery|grid|pv) \| SHED - \| ALM 0$")
 
 
 def test_host_run_prints_the_site_picture_each_cycle(tmp_path, cabinet, micropython):

@@ -331,6 +331,11 @@ def test_run_hours_and_starts_from_real_feedback():
 
 def test_service_due_from_run_hours():
     s = Sim(service_hours=250)
+    s.snap['dev'] = {'genset': {'online': True, 'run_s': 3600000, 'starts': 400}}
+    s.step(1)
+    assert s.g.service_base_s == 3600000 and not s.g.service_due   # first sight: serviced
+    s.snap['dev'] = {}
+    s.g.service_base_s = 0
     s.g.run_s = 249 * 3600
     assert not s.g.service_due
     s.g.run_s = 250 * 3600
