@@ -18,29 +18,65 @@ def _crc_hex(data):
     return '%08x' % (crc32(data) & 0xFFFFFFFF)
 
 
-def _check(path):
-    """(json text as bytes, None) when the file is whole, else (None, why)."""
+# Files are checked in small chunks: the heap of a long-running board is
+# fragmented into small holes, so no step here needs a large block.
+_CHUNK = 64
+
+
+def _scan(path):
+    """(crc of line 1 as int, the bytes after the first newline) of a file,
+    read in small chunks; None when the file cannot be read."""
+    buf = bytearray(_CHUNK)
+    mv = memoryview(buf)
+    crc = 0
+    tail = None
     try:
         with open(path, 'rb') as f:
-            data = f.read()
+            while True:
+                n = f.readinto(buf)
+                if not n:
+                    break
+                if tail is not None:
+                    tail += bytes(mv[:n])
+                    if len(tail) > 16:      # a check line is 9 bytes
+                        return crc, tail
+                    continue
+                nl = -1
+                for i in range(n):
+                    if buf[i] == 10:
+                        nl = i
+                        break
+                if nl < 0:
+                    crc = crc32(mv[:n], crc)
+                else:
+                    crc = crc32(mv[:nl], crc)
+                    tail = bytes(mv[nl + 1:n])
     except OSError:
-        return None, 'missing'
-    nl = data.find(b'\n')
-    if nl < 0:
-        return None, 'torn (no check line)'
-    text = data[:nl]
-    if data[nl + 1:] != _crc_hex(text).encode() + b'\n':
-        return None, 'check mismatch (torn or corrupt)'
-    return text, None
+        return None
+    return crc, tail
+
+
+def _whole(path):
+    """None when the file is whole (its check matches), else why not."""
+    r = _scan(path)
+    if r is None:
+        return 'missing'
+    crc, tail = r
+    if tail is None:
+        return 'torn (no check line)'
+    if tail != ('%08x\n' % (crc & 0xFFFFFFFF)).encode():
+        return 'check mismatch (torn or corrupt)'
+    return None
 
 
 def _read(path):
-    text, err = _check(path)
+    err = _whole(path)
     if err:
         return None, err
     try:
-        return json.loads(text.decode()), None
-    except (ValueError, UnicodeError):   # a check over bad JSON: not ours
+        with open(path) as f:
+            return json.loads(f.readline()), None
+    except (ValueError, UnicodeError, OSError):   # a check over bad JSON: not ours
         return None, 'not valid JSON'
 
 
@@ -63,23 +99,24 @@ def _rename(src, dst):
 def save(path, obj):
     """Write obj as JSON to path, atomically; returns the bytes written.
     Raises OSError (full or failing flash) with path and .bak untouched."""
-    text = json.dumps(obj).encode()
-    tail = b'\n' + _crc_hex(text).encode() + b'\n'
     tmp = path + TMP
     try:
-        with open(tmp, 'wb') as f:
-            f.write(text)
-            f.write(tail)
+        with open(tmp, 'w') as f:
+            json.dump(obj, f)       # streamed: no one big string on the heap
+            f.write('\n')
+        crc, _ = _scan(tmp)
+        with open(tmp, 'a') as f:
+            f.write('%08x\n' % (crc & 0xFFFFFFFF))
     except OSError:
         _remove(tmp)
         raise
     # Only a whole file may become the backup: rotating a torn main would
     # throw away the last good copy.
-    if _check(path)[0] is not None:
+    if _whole(path) is None:
         _rename(path, path + BAK)
     # A cut here leaves no main file and the old state in .bak: load() finds it.
     _rename(tmp, path)
-    return len(text) + len(tail)
+    return os.stat(path)[6]
 
 
 def load(path):

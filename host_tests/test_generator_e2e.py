@@ -155,3 +155,31 @@ def test_relay_actuator_cranks_and_stops_the_genset(tmp_path):
         if fw:
             fw.stop()
         cab.close()
+
+
+def test_lockout_and_counters_survive_a_reboot(tmp_path):
+    sets = dict(EMU_GEN, gen_crank_s=1, gen_crank_rest_s=1, gen_crank_attempts=2)
+    cab = Cabinet(str(tmp_path), speed=1, start_hour=20.0, seed=1, sets=sets)
+    fw = None
+    try:
+        cab.emu.grid(False)
+        cab.emu.set("soc", 25)
+        cab.emu.gen_fail(True)
+        fw = Firmware(str(tmp_path), fw_config(cab))
+        assert fw.wait_for("EVENT gen cranking -> lockout (fail_to_start)", 40), "\n".join(fw.lines[-20:])
+        assert fw.wait_for("EVENT alarm gen_fail_start raise (critical)", 10), "\n".join(fw.lines[-20:])
+        fw.stop()
+        assert "stopped" in fw.lines
+        assert os.path.exists(tmp_path / "flash" / "state.json")
+        # Power comes back: the same flash, a fresh firmware process.
+        cab.emu.gen_fail(False)
+        fw = Firmware(str(tmp_path), fw_config(cab))
+        assert fw.wait_for("state from main", 30), "\n".join(fw.lines[-20:])
+        assert fw.wait_for("CTL lockout", 10), "\n".join(fw.lines[-20:])
+        time.sleep(3)
+        assert not any("-> cranking" in l for l in fw.lines), "\n".join(fw.lines)
+        assert [w["key"] for w in cab.emu.writes() if w.get("key")] == [35732, 35733]
+    finally:
+        if fw:
+            fw.stop()
+        cab.close()

@@ -96,6 +96,8 @@ class RtuBus:
         self.n_requests += 1
         try:
             return m._send_receive(modbus_pdu=pdu, slave_addr=unit, count=count)
+        except MemoryError:
+            raise       # a heap squeeze is not the device's fault: never a frame error
         except Exception as e:
             raise classify(e)
         finally:

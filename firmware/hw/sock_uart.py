@@ -43,10 +43,17 @@ class SockUart:
     def connected(self):
         return self._sock is not None
 
+    def _ready(self):
+        # ipoll reuses the poll object's own result: poll(0) would allocate
+        # a list on every call of umodbus's reply-wait loop.
+        for _ in self._poll.ipoll(0):
+            return True
+        return False
+
     def _pump(self):
         if self._sock is None:
             return
-        while self._poll.poll(0):
+        while self._ready():
             try:
                 chunk = self._sock.recv(256)
             except OSError:
