@@ -10,7 +10,6 @@ VERSION = '0.1.0'
 CONFIG = 'config.json'
 CONFIG_LKG = 'config.lkg.json'   # last known good, kept by `config save`
 STATE = 'state.json'             # generator state and counters (store.py format)
-SAVE_RESERVE = 2048              # bytes held back for writing the state file
 
 
 def forget(name):
@@ -93,8 +92,6 @@ class App:
         del cfg['devices']
         self._saved = (self.gen.state, self.gen.mode, self.shedding.n_shed)
         self.save_errors = 0
-        self._reserve = None
-        self._keep_reserve()
         self._last = None
         self.cycle_ms = 0
         gc.collect()
@@ -113,35 +110,23 @@ class App:
             return 'saved state refused (%s)' % e
         return 'state from %s%s' % (source, ' (%s)' % err if err else '')
 
-    def _keep_reserve(self):
-        gc.collect()
-        try:
-            self._reserve = bytearray(SAVE_RESERVE)
-        except MemoryError:
-            self._reserve = None
-
     def save(self):
         """Write state to flash; True when written. A failure leaves the
         last good files alone and is retried on the next cycle."""
         from firmware import store
         for attempt in (0, 1):
-            # The heap is fragmented into small holes by long-lived values;
-            # a block set aside at start-up gives the JSON text its room.
-            self._reserve = None
             gc.collect()
             try:
                 store.save(self.state_path, {'gen': self.gen.to_dict(),
                                              'counters': self.counters.to_dict()})
                 self._saved = (self.gen.state, self.gen.mode, self.shedding.n_shed)
                 self.save_errors = 0
-                self._keep_reserve()
                 return True
             except MemoryError as e:
                 err = e         # the heap was fragmented: collect and try once more
             except OSError as e:
                 err = e
                 break
-        self._keep_reserve()
         self.save_errors += 1
         if self.save_errors == 1 or self.save_errors % 10 == 0:
             print('WARNING: state not saved (%d): %r' % (self.save_errors, err))
