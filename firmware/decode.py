@@ -31,6 +31,9 @@ P_LO = const(5)
 P_HI = const(6)
 
 
+_F32_BUF = bytearray(4)    # reused: a float is rebuilt from its raw bits
+
+
 def width(vtype):
     """Registers a value of this type occupies."""
     return 1 if vtype <= S16 else 2
@@ -76,10 +79,10 @@ def value(r, vtype, scale, lo, hi, sentinel):
         if r >= 0x80000000:
             r -= 0x100000000
     elif vtype == F32:
-        v = struct.unpack('>f', struct.pack('>I', r))[0]
-        if v != v or v in (float('inf'), float('-inf')):
+        if (r >> 23) & 0xFF == 0xFF:    # exponent all ones: infinity or NaN
             return None
-        r = v
+        struct.pack_into('>I', _F32_BUF, 0, r)
+        r = struct.unpack_from('>f', _F32_BUF)[0]
     v = r * scale if scale != 1 else r
     if (lo is not None and v < lo) or (hi is not None and v > hi):
         return None

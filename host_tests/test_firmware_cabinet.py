@@ -141,3 +141,48 @@ def test_host_run_prints_the_site_picture_each_cycle(tmp_path, cabinet, micropyt
     assert len([l for l in lines if LINE.match(l)]) >= 3, lines
     assert "stopped" in out
     assert p.returncode == 0
+
+
+def test_snapshot_over_modbus_tcp(tmp_path, micropython):
+    cfg = example_config()
+    cfg["buses"]["gw"] = {"kind": "tcp", "host": "127.0.0.1", "port": 502}
+    cab = Cabinet(str(tmp_path), cfg=cfg, speed=0, start_hour=12.0, seed=1)
+    try:
+        assert cab.ready["buses"]["gw"]["framer"] == "socket"
+        flash = flash_for(tmp_path, cab.cfg)
+        _, snaps = flash.run_harness(3)
+        last = snaps[-1]
+        assert all(h["online"] for h in last["health"].values()), last["health"]
+        check_picture(last["snap"], cab.emu.state())
+    finally:
+        cab.close()
+
+
+def test_several_packs_and_a_seplos_head_at_unit_0(tmp_path, micropython):
+    cfg = example_config()
+    cfg["devices"] = [
+        {"name": "mppt1", "profile": "epever_tracer", "bus": "gw", "unit": 1},
+        {"name": "p1", "profile": "pace_bms", "bus": "gw", "unit": 3},
+        {"name": "p2", "profile": "pace_bms", "bus": "gw", "unit": 4},
+        {"name": "sep", "profile": "seplos_v3", "bus": "gw", "unit": 0}]
+    cab = Cabinet(str(tmp_path), cfg=cfg, speed=0, start_hour=12.0, seed=1)
+    try:
+        cab.emu.set("soc_offset", -7, device="p2")
+        flash = flash_for(tmp_path, cab.cfg)
+        _, snaps = flash.run_harness(3)
+        last = snaps[-1]
+        assert all(h["online"] for h in last["health"].values()), last["health"]
+        st = cab.emu.state()["devices"]
+        snap = last["snap"]
+        want_a = st["p1"]["current_a"] + st["p2"]["current_a"] + st["sep"]["current_a"]
+        assert snap["batt_a"] == pytest.approx(want_a, abs=0.05)
+        assert snap["batt_soc"] == min(round(st["p2"]["soc"]), snap["dev"]["sep"]["soc"])
+        assert snap["batt_soc"] < round(st["p1"]["soc"])            # the weakest pack counts
+        assert snap["batt_ah"] == pytest.approx(st["p1"]["full_ah"] + st["p2"]["full_ah"], abs=0.02)
+        sep = snap["dev"]["sep"]
+        assert sep["voltage_v"] == pytest.approx(st["sep"]["voltage_v"], abs=0.011)
+        assert sep["soc"] == pytest.approx(st["sep"]["soc"], abs=0.05)
+        assert sep["max_dis_a"] == st["sep"]["max_discharge_a"]
+        assert sep["max_chg_a"] == st["sep"]["max_charge_a"]
+    finally:
+        cab.close()

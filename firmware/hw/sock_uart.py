@@ -1,9 +1,14 @@
 # A UART-shaped view of a TCP socket, so that umodbus's RTU master talks RTU
 # frames through a transparent RS485-Ethernet/WiFi gateway (and, on the host,
 # to the cabinet emulator) by the very code path it uses on the board's UART.
+#
+# Called in umodbus's reply-wait loop, so it allocates as little as it can:
+# replies land in one preallocated buffer and read() hands out a view of it.
 import socket
 import select
 from firmware.bus_errors import BusError, LINK
+
+RX_SIZE = 260       # the longest RTU frame is 256 bytes
 
 
 class SockUart:
@@ -13,7 +18,11 @@ class SockUart:
         self.timeout_s = timeout_ms / 1000
         self._sock = None
         self._poll = None
-        self._buf = bytearray()
+        self._rx = bytearray(RX_SIZE)
+        self._mv = memoryview(self._rx)
+        self._n = 0             # bytes waiting in _rx
+        self._chunk = bytearray(64)
+        self.overruns = 0       # bytes dropped: more than a frame pending
 
     def connect(self):
         self.close()
@@ -37,7 +46,7 @@ class SockUart:
                 pass
         self._sock = None
         self._poll = None
-        self._buf = bytearray()
+        self._n = 0
 
     @property
     def connected(self):
@@ -53,44 +62,61 @@ class SockUart:
     def _pump(self):
         if self._sock is None:
             return
+        chunk = self._chunk
+        rx = self._rx
         while self._ready():
             try:
-                chunk = self._sock.recv(256)
+                n = self._sock.readinto(chunk)
             except OSError:
                 return
-            if not chunk:       # the gateway closed the connection
+            if n is None:       # nothing after all (EAGAIN)
+                return
+            if n == 0:          # the gateway closed the connection
                 self.close()
                 return
-            self._buf.extend(chunk)
+            at = self._n
+            for i in range(n):
+                if at < RX_SIZE:
+                    rx[at] = chunk[i]
+                    at += 1
+                else:
+                    self.overruns += 1
+            self._n = at
 
     # --- the UART interface umodbus uses ---
     def any(self):
         self._pump()
-        return len(self._buf)
+        return self._n
 
     def read(self, n=-1):
+        """A view of the pending bytes, valid until the next call (umodbus
+        copies it at once into its reply)."""
         self._pump()
-        if not self._buf:
+        k = self._n
+        if not k:
             return None
-        if n < 0 or n >= len(self._buf):
-            out = bytes(self._buf)
-            self._buf = bytearray()
-        else:
-            out = bytes(self._buf[:n])
-            self._buf = self._buf[n:]
-        return out
+        if 0 <= n < k:
+            out = bytes(self._mv[:n])       # partial reads are not umodbus's way
+            rx = self._rx
+            for i in range(k - n):
+                rx[i] = rx[n + i]
+            self._n = k - n
+            return out
+        self._n = 0
+        return self._mv[:k]
 
     def write(self, data):
         if self._sock is None:
             self.connect()
         try:
-            mv = memoryview(data)
-            sent = 0
-            while sent < len(data):
-                n = self._sock.send(mv[sent:])
-                if n:
-                    sent += n
-            return sent
+            n = self._sock.write(data)
+            if n is not None and n < len(data):     # rare: a full send buffer
+                mv = memoryview(data)
+                while n < len(data):
+                    k = self._sock.write(mv[n:])
+                    if k:
+                        n += k
+            return len(data)
         except OSError as e:
             self.close()
             raise BusError(LINK, 'send: %s' % e)
