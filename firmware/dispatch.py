@@ -47,7 +47,7 @@ class Decision:
         self.charge_limit_a = None  # from the BMS, for the chargers
         self.tou = TOU_NONE
         self.reason = D_UNKNOWN
-        self.on_battery = False    # only the battery (and PV) supply the site
+        self.on_battery = False    # no grid or generator could carry the site now
 
 
 def local_minute(ts, offset_s):
@@ -152,5 +152,7 @@ class Dispatch:
             else:
                 d.source, reason = SRC_NONE, D_NO_SOURCE
         d.reason = reason
-        d.on_battery = not gen_available and not (grid_ok is True and d.grid_on)
+        # Shedding's question: could another source carry the site now? A
+        # healthy grid can, even while dispatch lets the battery carry.
+        d.on_battery = not gen_available and grid_ok is not True
         return d

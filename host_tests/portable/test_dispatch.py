@@ -102,7 +102,9 @@ def test_on_battery_flag():
     assert dp.tick(T0, snap(grid_ok=False), False).on_battery is True
     assert dp.tick(T0, snap(grid_ok=False), True).on_battery is False
     assert dp.tick(T0, snap(batt_soc=30), False).on_battery is False
-    assert dp.tick(T0, snap(batt_soc=60), False).on_battery is True   # grid released
+    # The grid released by dispatch could still carry: not on battery alone.
+    assert dp.tick(T0, snap(batt_soc=60), False).on_battery is False
+    assert dp.tick(T0, snap(grid_ok=None), False).on_battery is True
 
 
 def test_tick_allocates_nothing():
