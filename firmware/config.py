@@ -231,6 +231,14 @@ def _name_ok(s, chars, maxlen):
     return True
 
 
+def _new_name(name, taken, path, what):
+    if not _name_ok(name, NAME_CHARS, 16):
+        raise ConfigError(path + '.name', 'use 1..16 letters, digits, "-" or "_", got %s'
+                          % _show(name))
+    if name in taken:
+        raise ConfigError(path + '.name', 'duplicate %s name %s' % (what, _show(name)))
+
+
 def validate(raw):
     """Return the full config (defaults filled in) or raise ConfigError."""
     if not isinstance(raw, dict):
@@ -272,11 +280,7 @@ def validate(raw):
     for i, d in enumerate(devices):
         p = 'devices[%d]' % i
         dc = _fields(d, _DEVICE, p)
-        if not _name_ok(dc['name'], NAME_CHARS, 16):
-            raise ConfigError(p + '.name', 'use 1..16 letters, digits, "-" or "_", got %s'
-                              % _show(dc['name']))
-        if dc['name'] in names:
-            raise ConfigError(p + '.name', 'duplicate device name %s' % _show(dc['name']))
+        _new_name(dc['name'], names, p, 'device')
         if dc['bus'] not in cfg['buses']:
             raise ConfigError(p + '.bus', 'no bus named %s (buses: %s)'
                               % (_show(dc['bus']), ', '.join(cfg['buses'])))
@@ -374,11 +378,7 @@ def _loads(raw):
     for i, l in enumerate(raw):
         p = 'loads[%d]' % i
         lc = _fields(l, _LOAD, p)
-        if not _name_ok(lc['name'], NAME_CHARS, 16):
-            raise ConfigError(p + '.name', 'use 1..16 letters, digits, "-" or "_", got %s'
-                              % _show(lc['name']))
-        if lc['name'] in names:
-            raise ConfigError(p + '.name', 'duplicate load name %s' % _show(lc['name']))
+        _new_name(lc['name'], names, p, 'load')
         for lo, hi in (('shed_v', 'restore_v'), ('shed_soc', 'restore_soc')):
             if lc[lo] is not None and lc[hi] is not None and lc[hi] <= lc[lo]:
                 raise ConfigError(p + '.' + hi, 'must be above %s (%s), got %s'

@@ -58,3 +58,21 @@ class FakeBus:
         self.writes.append((unit, addr, list(values)))
         self.set(unit, 3, addr, values)
         return True
+
+
+def assert_no_alloc(fn, n):
+    """fn(n) once to warm up, then again with the collector off: in
+    MicroPython it must not allocate a byte. Under CPython only the calls
+    run (the heap check is MicroPython's)."""
+    import sys
+    fn(n)
+    if sys.implementation.name != 'micropython':
+        return
+    import gc
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    fn(n)
+    b = gc.mem_alloc()
+    gc.enable()
+    assert b == a, '%d bytes allocated' % (b - a)

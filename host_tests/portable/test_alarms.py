@@ -1,11 +1,10 @@
 # The alarm table: debounce delays, hysteresis, latched and self-clearing
 # alarms, acknowledgement, per-device offline alarms, the event queue, and
 # no heap allocation for a cycle that changes nothing.
-import sys
 from firmware import alarms as A
 from firmware import site, profiles, poller
 from firmware.poller import MISSES_OFFLINE
-from helpers import raises, FakeBus
+from helpers import raises, FakeBus, assert_no_alloc
 
 ACFG = {'batt_low_soc': 30, 'batt_crit_soc': 15, 'batt_low_v': 46.5,
         'batt_crit_v': 45.0, 'batt_temp_c': 45, 'delay_s': 10}
@@ -385,18 +384,7 @@ def test_active_lists_small_dicts_most_severe_first():
 
 
 def _no_alloc(fn, n):
-    # Under CPython this only runs the calls; the heap check is MicroPython's.
-    fn(n)
-    if sys.implementation.name != 'micropython':
-        return
-    import gc
-    gc.collect()
-    gc.disable()
-    a = gc.mem_alloc()
-    fn(n)
-    b = gc.mem_alloc()
-    gc.enable()
-    assert b == a, '%d bytes allocated' % (b - a)
+    assert_no_alloc(fn, n)
 
 
 def test_steady_state_allocates_nothing():

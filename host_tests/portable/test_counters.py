@@ -4,7 +4,7 @@
 import json
 import sys
 from firmware import counters as C
-from helpers import raises, close
+from helpers import raises, close, assert_no_alloc
 
 GCFG = {'rated_kw': 20, 'fuel_f0': 0.08415, 'fuel_f1': 0.246}
 HOUR = 3600000
@@ -241,14 +241,4 @@ def test_tick_allocates_nothing():
             c.tick(running, 2000, True, 2)
             c.tick(blind, 2000, True, 0)
             c.tick(running, 120000, False, 1)
-    ticks(10)
-    if sys.implementation.name != 'micropython':
-        return
-    import gc
-    gc.collect()
-    gc.disable()
-    a = gc.mem_alloc()
-    ticks(300)
-    b = gc.mem_alloc()
-    gc.enable()
-    assert b == a, '%d bytes allocated' % (b - a)
+    assert_no_alloc(ticks, 300)

@@ -3,6 +3,7 @@ import json
 from firmware import config, dispatch as D
 from gen_sim import blank_snap, T0
 from test_config import EXAMPLE
+from helpers import assert_no_alloc
 
 
 def make(tou=(), reserve=40, charge=80, limits=()):
@@ -108,18 +109,10 @@ def test_on_battery_flag():
 
 
 def test_tick_allocates_nothing():
-    import sys
     dp = make(tou=TOU, limits=[{'online': True, 'max_dis_a': 20, 'max_chg_a': 30}])
     s = snap()
-    dp.tick(T0, s, False)
-    if sys.implementation.name != 'micropython':
-        return
-    import gc
-    gc.collect()
-    gc.disable()
-    a = gc.mem_alloc()
-    for _ in range(100):
-        dp.tick(T0, s, False)
-    b = gc.mem_alloc()
-    gc.enable()
-    assert b == a, b - a
+
+    def ticks(n):
+        for _ in range(n):
+            dp.tick(T0, s, False)
+    assert_no_alloc(ticks, 100)

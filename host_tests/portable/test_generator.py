@@ -1,9 +1,9 @@
 # The generator state machine, table-driven on a simulated clock: each start
 # reason and delay, crank retries to lockout, min run, quiet hours, exercise,
 # unexpected stop, mode changes mid-sequence, and persistence.
-import sys
 from firmware import generator as G
 from gen_sim import Sim, T0
+from helpers import assert_no_alloc
 
 
 def test_low_soc_starts_after_the_delay_with_the_dse_key():
@@ -394,20 +394,12 @@ def test_tick_allocates_nothing_once_warm():
     s.step(61, batt_soc=25)
     assert s.run_until('running')
     s.step(5)
-    if sys.implementation.name != 'micropython':
-        return
-    import gc
     g = s.g
-    snap = s.snap
-    now = s.now
-    ts = s.ts
-    g.tick(now, ts, snap)
-    gc.collect()
-    gc.disable()
-    a = gc.mem_alloc()
-    for i in range(100):
-        now += 1000
-        g.tick(now, ts, snap)
-    b = gc.mem_alloc()
-    gc.enable()
-    assert b == a, b - a
+    clock = [s.now]
+
+    def ticks(n):
+        for _ in range(n):
+            clock[0] += 1000
+            g.tick(clock[0], s.ts, s.snap)
+    assert_no_alloc(ticks, 100)
+    assert g.state_name == 'running'

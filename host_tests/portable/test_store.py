@@ -1,10 +1,9 @@
 # Atomic state files: round trip, the check line, the last good copy as
 # .bak, torn and corrupted files never used, and Persist's bounded wear.
 import os
-import sys
 from binascii import crc32
 from firmware import store
-from helpers import raises
+from helpers import raises, assert_no_alloc
 
 DIR = '/tmp'
 A = {'wh': 123456, 'l': [1, 2.5, None, True], 'who': 'tech \u00fc', 'nested': {'k': 'v'}}
@@ -299,15 +298,5 @@ def test_persist_check_allocates_nothing():
         for t in range(n):
             if p.due(t, False):
                 p.wrote(t)
-    checks(100)
-    if sys.implementation.name != 'micropython':
-        return
-    import gc
-    gc.collect()
-    gc.disable()
-    a = gc.mem_alloc()
-    checks(500)
-    b = gc.mem_alloc()
-    gc.enable()
-    assert b == a, '%d bytes allocated' % (b - a)
+    assert_no_alloc(checks, 500)
     assert p.writes == 0
