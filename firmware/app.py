@@ -61,8 +61,20 @@ def build(cfg):
     return buses, devices, Poller(devices)
 
 
+def preload(cfg):
+    """Load the modules with the largest code first, while the heap is
+    still in one piece: loading an .mpy needs contiguous blocks, which a
+    heap already scattered with long-lived objects may no longer have."""
+    kinds = [b['kind'] for b in cfg['buses'].values()]
+    if 'uart' in kinds or 'rtu_tcp' in kinds:
+        from firmware.hw import rtu
+        rtu.serial_class()
+    from firmware import generator, alarms, dispatch, counters, poller, site  # noqa: F401
+
+
 class App:
     def __init__(self, cfg, warning=None, state_path=STATE):
+        preload(cfg)
         from firmware import site
         from firmware.generator import Generator
         from firmware.dispatch import Dispatch

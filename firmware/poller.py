@@ -27,16 +27,17 @@ class Device:
         self.sentinel = profile.SENTINEL
         self.gap_ms = profile.GAP_MS
         self.bus = bus
-        self.points, self.reqs = plan.build(
+        pts, self.reqs = plan.build(
             profile.POINTS, profile.MAX_REGS, plan.bridge_limit(profile, baud),
             profile.ALIGN, profile.PAGE)
+        self._compact(pts)
         # Decoded values by point name (SI units, None = no data), updated in
         # place each cycle; `online` rides along for the snapshot.
         self.values = {}
-        for p in self.points:
-            self.values[p[0]] = None
+        for n in self.names:
+            self.values[n] = None
         self.values['online'] = False
-        self._raw = [None] * len(self.points)
+        self._raw = [None] * len(pts)
         self.online = False
         self.misses = 0
         self.backoff_ms = BACKOFF_MIN_MS
@@ -48,32 +49,56 @@ class Device:
         self.n_err = [0, 0, 0, 0, 0]   # by bus_errors kind
         self._cycle = 0
 
+    def _compact(self, pts):
+        # The profile's point tuples cost ~100 bytes each on the heap: keep
+        # the points as parallel columns instead (names; byte offset in the
+        # request's answer and value type, 3 bytes a point; scale and limits
+        # with equal numbers shared), and let the tuples go with the module.
+        n = len(pts)
+        self.names = tuple(p[decode.P_NAME] for p in pts)
+        meta = bytearray(3 * n)
+        for r in self.reqs:
+            for i in range(r[plan.R_FIRST], r[plan.R_FIRST] + r[plan.R_N]):
+                off = 2 * (pts[i][decode.P_ADDR] - r[plan.R_START])
+                meta[3 * i] = off >> 8
+                meta[3 * i + 1] = off & 0xFF
+                meta[3 * i + 2] = pts[i][decode.P_TYPE]
+        self._meta = bytes(meta)
+        shared = {}
+
+        def one(v):
+            if v is None:
+                return None
+            return shared.setdefault(v, v)
+        self._scale = tuple(one(p[decode.P_SCALE]) for p in pts)
+        self._lo = tuple(one(p[decode.P_LO]) for p in pts)
+        self._hi = tuple(one(p[decode.P_HI]) for p in pts)
+
     def errors(self, kind):
         return self.n_err[kind]
 
     def _clear(self, first, n):
         vals = self.values
         raw = self._raw
-        pts = self.points
+        names = self.names
         for i in range(first, first + n):
             raw[i] = None
-            vals[pts[i][0]] = None
+            vals[names[i]] = None
 
     def _decode(self, data, req):
-        start = req[plan.R_START]
         sent = self.sentinel
         vals = self.values
         raw = self._raw
-        pts = self.points
+        meta = self._meta
+        names = self.names
         for i in range(req[plan.R_FIRST], req[plan.R_FIRST] + req[plan.R_N]):
-            p = pts[i]
-            off = 2 * (p[decode.P_ADDR] - start)
-            vt = p[decode.P_TYPE]
+            off = (meta[3 * i] << 8) | meta[3 * i + 1]
+            vt = meta[3 * i + 2]
             r = decode.raw(data, off, vt)
             if r != raw[i]:     # decode (and allocate) only what changed
                 raw[i] = r
-                vals[p[0]] = decode.value(r, vt, p[decode.P_SCALE], p[decode.P_LO],
-                                          p[decode.P_HI], sent)
+                vals[names[i]] = decode.value(r, vt, self._scale[i], self._lo[i],
+                                              self._hi[i], sent)
 
     def _pace(self):
         gap = self.gap_ms
