@@ -69,6 +69,12 @@ _MQTT = (
     ('host', 'str', '127.0.0.1', None),
     ('port', 'int', 1883, [1, 65535]),
     ('prefix', 'str', 'sites', None),
+    ('user', 'ostr', None, None),
+    ('password', 'ostr', None, None),
+    ('keepalive_s', 'int', 60, [10, 3600]),
+    ('timeout_s', 'num', 5, [0.5, 60]),        # longest any broker operation may stall the loop
+    ('telemetry_s', 'int', 60, [1, 86400]),
+    ('cmd_key', 'ostr', None, None),           # HMAC key of signed commands; null = none accepted
 )
 _GENERATOR = (
     ('control', 'str', 'dse', ('dse', 'relay', 'none')),

@@ -1,0 +1,137 @@
+# The MQTT link to the operator, on umqtt.simple (lib/, pinned): connect with
+# keepalive and a retained last will, retained "online" status, the command
+# topic, publishing, and reconnecting with exponential backoff and jitter.
+# Every socket operation has mqtt.timeout_s (see hw/mqtt_sock.py), so a
+# broker that is killed, refuses, freezes or crawls never holds the control
+# loop longer than that; a failure drops the link and the caller keeps what
+# it could not send (store and forward, firmware/ring.py).
+import os
+import sys
+from firmware.compat import ticks_ms, ticks_diff
+
+BACKOFF_MIN_MS = 1000
+BACKOFF_MAX_MS = 60000
+
+
+def _install_socket_shim(timeout_s):
+    from firmware.hw import mqtt_sock
+    mqtt_sock.timeout_s = timeout_s
+    sys.modules['usocket'] = mqtt_sock    # what umqtt.simple imports as socket
+    import umqtt.simple as simple
+    simple.socket = mqtt_sock             # in case it was imported before
+    return simple
+
+
+class Link:
+    def __init__(self, mcfg, site_id, on_command=None):
+        self.cfg = mcfg
+        self.base = '%s/%s' % (mcfg['prefix'], site_id)
+        self.t_status = self.base + '/status'
+        self.t_cmd = self.base + '/cmd'
+        self.client_id = 'sc-' + site_id
+        self.on_command = on_command
+        self.up = False
+        self.client = None
+        self.backoff_ms = BACKOFF_MIN_MS
+        self.next_try = None        # ticks_ms of the next connection attempt
+        self.last_tx = None         # ticks_ms of the last packet we sent
+        self.connects = 0
+        self.failures = 0
+        self.last_error = None
+        self.sent = 0
+        self._simple = None
+
+    def topic(self, suffix):
+        return self.base + '/' + suffix
+
+    # --- connection ------------------------------------------------------
+    def _connect(self, now):
+        if self._simple is None:
+            self._simple = _install_socket_shim(self.cfg['timeout_s'])
+        m = self.cfg
+        c = self._simple.MQTTClient(self.client_id, m['host'], m['port'], m['user'],
+                                    m['password'] or '', m['keepalive_s'])
+        c.set_last_will(self.t_status, b'offline', retain=True, qos=1)
+        c.set_callback(self._on_msg)
+        self.client = c
+        c.connect()
+        c.publish(self.t_status, b'online', retain=True, qos=1)
+        c.subscribe(self.t_cmd, qos=1)
+        self.up = True
+        self.connects += 1
+        self.backoff_ms = BACKOFF_MIN_MS
+        self.last_tx = now
+
+    def _drop(self, err, now):
+        self.up = False
+        self.failures += 1
+        self.last_error = repr(err)
+        c = self.client
+        self.client = None
+        if c is not None and c.sock is not None:
+            try:
+                c.sock.close()
+            except Exception:
+                pass
+        # Exponential backoff with jitter, so a hundred sites do not all
+        # come back to the broker in the same second.
+        jitter = (os.urandom(1)[0] * self.backoff_ms) >> 9      # 0..50 %
+        self.next_try = now + self.backoff_ms + jitter
+        self.backoff_ms = min(self.backoff_ms * 2, BACKOFF_MAX_MS)
+
+    def _on_msg(self, topic, msg):
+        if self.on_command is not None and topic == self.t_cmd.encode():
+            self.on_command(msg)
+
+    # --- the loop's calls ------------------------------------------------
+    def step(self, now=None):
+        """Connect when due, take incoming commands, keep the link alive.
+        Never raises; never blocks longer than about mqtt.timeout_s."""
+        if now is None:
+            now = ticks_ms()
+        if not self.up:
+            if self.next_try is not None and ticks_diff(now, self.next_try) < 0:
+                return False
+            try:
+                self._connect(now)
+            except Exception as e:      # OSError, MQTTException, a bad answer
+                self._drop(e, now)
+                return False
+            return True
+        try:
+            for _ in range(8):          # a few commands a step, never a flood
+                if self.client.check_msg() is None:
+                    break
+            ka = self.cfg['keepalive_s'] * 1000
+            if ticks_diff(now, self.last_tx) >= ka // 2:
+                self.client.ping()
+                self.last_tx = now
+        except Exception as e:
+            self._drop(e, now)
+            return False
+        return True
+
+    def publish(self, suffix, payload, retain=False, qos=0):
+        """True when handed to the broker (QoS 1: acknowledged by it)."""
+        if not self.up:
+            return False
+        now = ticks_ms()
+        try:
+            self.client.publish(self.base + '/' + suffix, payload, retain, qos)
+        except Exception as e:
+            self._drop(e, now)
+            return False
+        self.last_tx = now
+        self.sent += 1
+        return True
+
+    def close(self):
+        """A clean stop: the broker publishes no last will for it, so say
+        offline ourselves first."""
+        if self.up:
+            try:
+                self.client.publish(self.t_status, b'offline', True, 1)
+                self.client.disconnect()
+            except Exception:
+                pass
+        self.up = False

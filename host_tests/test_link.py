@@ -1,0 +1,150 @@
+# firmware.link in the MicroPython unix port against a real mosquitto, with
+# paho-mqtt as the operator: retained status and last will, commands in,
+# and a broker that freezes, dies and comes back never stalling the loop
+# for longer than mqtt.timeout_s.
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from broker import Broker
+from conftest import ROOT
+
+
+class Operator:
+    """A paho client subscribed to the site's topics."""
+
+    def __init__(self, port):
+        self.msgs = queue.Queue()
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="noc-test")
+        self.c.on_message = lambda c, u, m: self.msgs.put((m.topic, m.payload.decode(), m.retain))
+        self.c.connect("127.0.0.1", port)
+        self.c.subscribe("sites/T1/#", qos=1)
+        self.c.loop_start()
+
+    def wait(self, topic, payload=None, timeout=10):
+        deadline = time.time() + timeout
+        seen = []
+        while time.time() < deadline:
+            try:
+                t, p, r = self.msgs.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            seen.append((t, p))
+            if t == topic and (payload is None or p == payload):
+                return p, r
+        raise AssertionError("no %s %r; saw %r" % (topic, payload, seen[-10:]))
+
+    def stop(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+class Fw:
+    def __init__(self, micropython, port, secs, period_ms=200, timeout_s=1.0):
+        self.p = subprocess.Popen(
+            [micropython, "host_tests/mpy_link.py", "127.0.0.1", str(port), str(secs),
+             str(period_ms), str(timeout_s)], cwd=ROOT, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for l in self.p.stdout:
+            self.lines.append(l.rstrip("\n"))
+
+    def wait_line(self, prefix, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for l in self.lines:
+                if l.startswith(prefix):
+                    return l
+            time.sleep(0.05)
+        raise AssertionError("no %r in %r" % (prefix, self.lines[-20:]))
+
+    def finish(self, timeout=60):
+        self.p.wait(timeout=timeout)
+        time.sleep(0.2)
+        return self.lines
+
+
+@pytest.fixture
+def broker():
+    b = Broker()
+    yield b
+    b.stop()
+
+
+def test_status_retained_and_last_will(micropython, broker):
+    op = Operator(broker.port)
+    try:
+        fw = Fw(micropython, broker.port, 30)
+        fw.wait_line("UP")
+        assert op.wait("sites/T1/status", "online")[0] == "online"
+        op.wait("sites/T1/telemetry")
+        fw.p.kill()                       # power cut: the broker speaks for us
+        fw.p.wait()
+        assert op.wait("sites/T1/status", "offline", timeout=30)[0] == "offline"
+    finally:
+        op.stop()
+    # A late subscriber gets the retained status.
+    late = Operator(broker.port)
+    try:
+        p, retained = late.wait("sites/T1/status")
+        assert p == "offline" and retained
+    finally:
+        late.stop()
+
+
+def test_commands_arrive_and_get_answered(micropython, broker):
+    op = Operator(broker.port)
+    try:
+        fw = Fw(micropython, broker.port, 6)
+        fw.wait_line("UP")
+        op.wait("sites/T1/status", "online")
+        op.c.publish("sites/T1/cmd", '{"body": "{}", "sig": ""}', qos=1)
+        assert fw.wait_line("CMD ") == 'CMD {"body": "{}", "sig": ""}'
+        op.wait("sites/T1/cmd/result", '{"status": "seen"}')
+        lines = fw.finish()
+        assert "CONNECTS 1" in lines
+    finally:
+        op.stop()
+
+
+def test_frozen_broker_never_stalls_the_loop_past_the_timeout(micropython, broker):
+    fw = Fw(micropython, broker.port, 12, period_ms=200, timeout_s=1.0)
+    fw.wait_line("UP")
+    time.sleep(1)
+    broker.freeze()                       # TCP stays open, nothing answers
+    time.sleep(4)
+    broker.thaw()
+    lines = fw.finish()
+    stall = int([l for l in lines if l.startswith("STALL")][0].split()[1])
+    assert stall <= 1000 + 300, lines[-30:]        # mqtt.timeout_s plus scheduling
+    assert any(l.startswith("DOWN") for l in lines)
+    ups = [i for i, l in enumerate(lines) if l == "UP"]
+    assert len(ups) >= 2, lines                     # came back after the thaw
+    assert int([l for l in lines if l.startswith("CONNECTS")][0].split()[1]) >= 2
+
+
+def test_killed_and_restarted_broker(micropython, broker):
+    fw = Fw(micropython, broker.port, 12, period_ms=200, timeout_s=1.0)
+    fw.wait_line("UP")
+    time.sleep(1)
+    broker.kill()
+    time.sleep(2)
+    broker.start()                        # same port
+    lines = fw.finish()
+    stall = int([l for l in lines if l.startswith("STALL")][0].split()[1])
+    assert stall <= 1300, lines[-30:]
+    downs = [l for l in lines if l.startswith("DOWN")]
+    assert downs, lines
+    assert lines.count("UP") >= 2, lines
+    pubs = [l for l in lines if l.startswith("PUB")]
+    assert pubs[-1].endswith("ok"), pubs[-5:]       # publishing again at the end
