@@ -75,6 +75,8 @@ _MQTT = (
     ('timeout_s', 'num', 5, [0.5, 60]),        # longest any broker operation may stall the loop
     ('telemetry_s', 'int', 60, [1, 86400]),
     ('cmd_key', 'ostr', None, None),           # HMAC key of signed commands; null = none accepted
+    ('tls', 'bool', False, None),
+    ('ca_file', 'ostr', None, None),           # CA of the broker's certificate (PEM/DER) on flash
 )
 _GENERATOR = (
     ('control', 'str', 'dse', ('dse', 'relay', 'none')),

@@ -17,6 +17,7 @@ def _install_socket_shim(timeout_s):
     from firmware.hw import mqtt_sock
     mqtt_sock.timeout_s = timeout_s
     sys.modules['usocket'] = mqtt_sock    # what umqtt.simple imports as socket
+    sys.modules['ussl'] = mqtt_sock       # and, for TLS, as ussl
     import umqtt.simple as simple
     simple.socket = mqtt_sock             # in case it was imported before
     return simple
@@ -49,8 +50,15 @@ class Link:
         if self._simple is None:
             self._simple = _install_socket_shim(self.cfg['timeout_s'])
         m = self.cfg
+        ssl_params = {}
+        if m['tls']:
+            ssl_params['server_hostname'] = m['host']
+            if m['ca_file']:
+                with open(m['ca_file'], 'rb') as f:
+                    ssl_params['cadata'] = f.read()
         c = self._simple.MQTTClient(self.client_id, m['host'], m['port'], m['user'],
-                                    m['password'] or '', m['keepalive_s'])
+                                    m['password'] or '', m['keepalive_s'],
+                                    ssl=m['tls'], ssl_params=ssl_params)
         c.set_last_will(self.t_status, b'offline', retain=True, qos=1)
         c.set_callback(self._on_msg)
         self.client = c

@@ -1,5 +1,6 @@
 # A real mosquitto for tests: started on a free loopback port, stopped by
 # its pid; frozen with SIGSTOP and thawed with SIGCONT where a test says.
+import getpass
 import os
 import signal
 import socket
@@ -22,12 +23,25 @@ def binary():
 
 
 class Broker:
-    def __init__(self, port=None):
+    """With tls=(cafile, certfile, keyfile) it also listens for TLS on
+    tls_port."""
+
+    def __init__(self, port=None, tls=None):
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="mosq-")
         self.conf = os.path.join(self.dir, "mosquitto.conf")
+        # Run as whoever runs the tests: as root mosquitto would switch to its
+        # own user, who cannot read the test's key files.
+        conf = "user %s\nper_listener_settings false\nallow_anonymous true\n" % getpass.getuser()
+        conf += "persistence false\n"
+        conf += "listener %d 127.0.0.1\n" % self.port
+        self.tls_port = None
+        if tls:
+            self.tls_port = free_port()
+            conf += ("listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n"
+                     % ((self.tls_port,) + tuple(tls)))
         with open(self.conf, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % self.port)
+            f.write(conf)
         self.proc = None
         self.start()
 
@@ -39,6 +53,8 @@ class Broker:
             assert self.proc.poll() is None, "mosquitto exited at start"
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                if self.tls_port:
+                    socket.create_connection(("127.0.0.1", self.tls_port), timeout=0.2).close()
                 return
             except OSError:
                 time.sleep(0.05)

@@ -3,7 +3,7 @@
 # publishing a numbered message every period and answering commands, and
 # printing what happens: UP, DOWN <error>, CMD <payload>, PUB <seq> <ok>,
 # and at the end STALL <longest step or publish in ms>.
-#   micropython host_tests/mpy_link.py HOST PORT SECONDS PERIOD_MS TIMEOUT_S
+#   micropython host_tests/mpy_link.py HOST PORT SECONDS PERIOD_MS TIMEOUT_S [CA_FILE]
 import sys
 import time
 
@@ -13,8 +13,10 @@ from firmware.link import Link   # noqa: E402
 
 host, port, secs, period, tmo = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), \
     int(sys.argv[4]), float(sys.argv[5])
+ca = sys.argv[6] if len(sys.argv) > 6 else None     # TLS with this CA file
 cfg = {'host': host, 'port': port, 'prefix': 'sites', 'user': None, 'password': None,
-       'keepalive_s': 10, 'timeout_s': tmo, 'telemetry_s': 60, 'cmd_key': None}
+       'keepalive_s': 10, 'timeout_s': tmo, 'telemetry_s': 60, 'cmd_key': None,
+       'tls': ca is not None, 'ca_file': ca}
 link = None
 
 

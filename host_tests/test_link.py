@@ -47,11 +47,12 @@ class Operator:
 
 
 class Fw:
-    def __init__(self, micropython, port, secs, period_ms=200, timeout_s=1.0):
-        self.p = subprocess.Popen(
-            [micropython, "host_tests/mpy_link.py", "127.0.0.1", str(port), str(secs),
-             str(period_ms), str(timeout_s)], cwd=ROOT, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
+    def __init__(self, micropython, port, secs, period_ms=200, timeout_s=1.0, ca=None,
+                 host="127.0.0.1"):
+        args = [micropython, "host_tests/mpy_link.py", host, str(port), str(secs),
+                str(period_ms), str(timeout_s)] + ([ca] if ca else [])
+        self.p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
         self.lines = []
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -148,3 +149,40 @@ def test_killed_and_restarted_broker(micropython, broker):
     assert lines.count("UP") >= 2, lines
     pubs = [l for l in lines if l.startswith("PUB")]
     assert pubs[-1].endswith("ok"), pubs[-5:]       # publishing again at the end
+
+
+def make_ca(d, name):
+    """A CA and a broker certificate for localhost it signed, made here."""
+    def run(*a):
+        subprocess.run(a, cwd=d, check=True, capture_output=True)
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        "-nodes", "-keyout", name + "-ca.key", "-out", name + "-ca.crt", "-days", "2",
+        "-subj", "/CN=%s test CA" % name)
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=localhost")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost\n")
+    run("openssl", "x509", "-req", "-in", name + ".csr", "-CA", name + "-ca.crt",
+        "-CAkey", name + "-ca.key", "-CAcreateserial", "-out", name + ".crt", "-days", "2",
+        "-extfile", "san.ext")
+    return [os.path.join(d, name + x) for x in ("-ca.crt", ".crt", ".key")]
+
+
+def test_tls_with_the_sites_ca_and_refused_with_another(micropython, tmp_path):
+    ca, cert, key = make_ca(str(tmp_path), "broker")
+    other_ca = make_ca(str(tmp_path), "rogue")[0]
+    b = Broker(tls=(ca, cert, key))
+    op = Operator(b.port)                 # the operator on the plain listener
+    try:
+        fw = Fw(micropython, b.tls_port, 6, ca=ca, host="localhost")
+        fw.wait_line("UP", timeout=15)
+        assert op.wait("sites/T1/status", "online")[0] == "online"
+        op.wait("sites/T1/telemetry")
+        fw.finish()
+        bad = Fw(micropython, b.tls_port, 4, ca=other_ca, host="localhost")
+        lines = bad.finish()
+        assert "UP" not in lines, lines
+        assert any(l.startswith("DOWN") for l in lines), lines
+    finally:
+        op.stop()
+        b.stop()

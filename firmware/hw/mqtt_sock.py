@@ -3,8 +3,8 @@
 # umqtt.simple 1.3.4 has no timeout of its own, and its check_msg()
 # toggles setblocking, which clears a socket timeout on the board: a broker
 # that accepts TCP and then never answers would hang the control loop.
-# Installed by firmware.hw.mqtt before umqtt.simple is used; nothing of the
-# library is copied.
+# Installed by firmware.link (as umqtt's usocket and ussl) before
+# umqtt.simple is used; nothing of the library is copied.
 import socket as _socket
 
 getaddrinfo = _socket.getaddrinfo
@@ -14,7 +14,8 @@ made = []            # the last socket made (the link closes it on errors)
 
 class _Sock:
     def __init__(self):
-        self._s = _socket.socket()
+        self._s = _socket.socket()       # what umqtt reads and writes (TLS on top once wrapped)
+        self._raw = self._s              # the TCP socket, where the timeout lives
         self._s.settimeout(timeout_s)
         made[:] = [self]
 
@@ -27,10 +28,10 @@ class _Sock:
 
     def setblocking(self, flag):
         # umqtt's "blocking" means: wait, but never longer than timeout_s.
-        self._s.settimeout(timeout_s if flag else 0)
+        self._raw.settimeout(timeout_s if flag else 0)
 
     def settimeout(self, t):
-        self._s.settimeout(t)
+        self._raw.settimeout(t)
 
     def read(self, n):
         return self._s.read(n)
@@ -42,10 +43,34 @@ class _Sock:
 
     def close(self):
         self._s.close()
-
-    def raw(self):
-        return self._s
+        if self._raw is not self._s:
+            self._raw.close()
 
 
 def socket(*args):
     return _Sock()
+
+
+def wrap_socket(sock, cadata=None, server_hostname=None, **kw):
+    """What umqtt.simple calls as ussl.wrap_socket (the old name; the unix
+    port and new firmware call the module ssl): TLS over the timed socket,
+    the broker's certificate checked against cadata (PEM or DER) when given."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cadata:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cadata=der(cadata))
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    sock._s = ctx.wrap_socket(sock._raw, server_hostname=server_hostname)
+    return sock
+
+
+def der(cert):
+    """DER bytes of a certificate given as PEM or DER: MicroPython's TLS
+    takes DER only."""
+    if not cert.startswith(b'-----BEGIN'):
+        return cert
+    from binascii import a2b_base64
+    body = cert.split(b'-----')[2]
+    return a2b_base64(b''.join(body.split()))

@@ -43,7 +43,7 @@ def test_defaults_for_optional_sections():
     assert cfg['poll_s'] == 2
     assert cfg['mqtt'] == {'host': '127.0.0.1', 'port': 1883, 'prefix': 'sites', 'user': None,
                            'password': None, 'keepalive_s': 60, 'timeout_s': 5,
-                           'telemetry_s': 60, 'cmd_key': None}
+                           'telemetry_s': 60, 'cmd_key': None, 'tls': False, 'ca_file': None}
 
 
 def test_meter_role_defaults_to_grid():
