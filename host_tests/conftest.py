@@ -27,3 +27,16 @@ def micropython():
                          capture_output=True, text=True, timeout=20)
     assert out.stdout.strip() == "micropython", out
     return MICROPYTHON
+
+
+def run_mpy_result(micropython, script, timeout=300):
+    """Run a MicroPython-side test script from the repo root; it must exit
+    0 and print exactly one 'RESULT <json>' line, which is returned."""
+    import json
+    r = subprocess.run([micropython, script], cwd=ROOT, capture_output=True, text=True,
+                       timeout=timeout)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    lines = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
+    assert len(lines) == 1, out
+    return json.loads(lines[0][len("RESULT "):])

@@ -3,22 +3,13 @@
 # block device that loses power mid-operation (host_tests/store_powercut_mpy.py).
 # After each cut the same bytes are remounted and store.load() must give the
 # old or the new object, never an error or garbage.
-import json
-import subprocess
-
-from conftest import ROOT
+from conftest import run_mpy_result
 
 CASES = ('small', 'multi_block', 'with_backup', 'shrink')
 
 
 def test_power_cut_at_every_block_operation_keeps_old_or_new(micropython):
-    r = subprocess.run([micropython, "host_tests/store_powercut_mpy.py"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=300)
-    out = r.stdout + r.stderr
-    assert r.returncode == 0, out
-    lines = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
-    assert len(lines) == 1, out
-    res = json.loads(lines[0][len("RESULT "):])
+    res = run_mpy_result(micropython, "host_tests/store_powercut_mpy.py")
     assert sorted(res) == sorted(c + m for c in CASES for m in ("_torn", "_clean")), res
     for name, r in res.items():
         # A cut at each block operation of the save, then one run without.
