@@ -266,26 +266,30 @@ class Generator:
 
     def from_dict(self, d):
         """Restore after a reboot. A lockout stays a lockout; a run in
-        progress resumes only if the genset still reports running."""
-        self.run_s = int(d.get('run_s', 0))
-        self.starts = int(d.get('starts', 0))
+        progress resumes only if the genset still reports running. Bad
+        values raise ValueError or TypeError and change nothing."""
+        run_s = int(d.get('run_s', 0))
+        starts = int(d.get('starts', 0))
         b = d.get('service_base_s')
-        self.service_base_s = None if b is None else int(b)
-        self.last_exercise = d.get('last_exercise', 0) or 0
-        self.faults = int(d.get('faults', 0))
+        base = None if b is None else int(b)
+        last_ex = float(d.get('last_exercise', 0) or 0)
+        faults = int(d.get('faults', 0))
+        reasons = int(d.get('run_reasons', 0))
         mode = d.get('mode')
+        st = d.get('state')
+        self.run_s, self.starts, self.service_base_s = run_s, starts, base
+        self.last_exercise, self.faults = last_ex, faults
         if mode in MODES:
             self.mode = mode
         self.manual = bool(d.get('manual')) and self.mode == 'manual'
-        st = d.get('state')
         if st == 'lockout':
             self.state = LOCKOUT
         elif st in ('warmup', 'running', 'cranking', 'cooldown', 'stopping'):
             self.state = RUNNING    # confirmed or dropped on the first tick
             self._resume = True
-            self.run_reasons = int(d.get('run_reasons', 0))
+            self.run_reasons = reasons
             for c in self.conds:    # the run's reasons hold until they clear
-                if self.run_reasons & c.bit:
+                if reasons & c.bit:
                     c.active = True
         else:
             self.state = OFF if self.mode == 'off' else STANDBY

@@ -3,7 +3,7 @@
 # unexpected stop, mode changes mid-sequence, and persistence.
 from firmware import generator as G
 from gen_sim import Sim, T0
-from helpers import assert_no_alloc
+from helpers import assert_no_alloc, raises
 
 
 def test_low_soc_starts_after_the_delay_with_the_dse_key():
@@ -403,3 +403,11 @@ def test_tick_allocates_nothing_once_warm():
             g.tick(clock[0], s.ts, s.snap)
     assert_no_alloc(ticks, 100)
     assert g.state_name == 'running'
+
+
+def test_bad_saved_state_changes_nothing():
+    s = Sim()
+    s.g.run_s = 500
+    e = raises(ValueError, s.g.from_dict, {'run_s': 'lots', 'starts': 3, 'state': 'lockout'})
+    assert e is not None
+    assert s.g.run_s == 500 and s.g.starts == 0 and s.g.state_name == 'standby'
