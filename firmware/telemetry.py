@@ -1,0 +1,57 @@
+# What goes to <prefix>/<site_id>/telemetry: the site picture's fields plus
+# the controller's own (mode, gen_ctl, shed) and a per-site sequence number,
+# sent every mqtt.telemetry_s and at once on a significant change. Pure
+# logic; the link sends what this builds.
+import json
+
+# The snapshot fields sent, each with the change that counts as significant
+# (None: any change of value counts, for states and flags).
+DEADBANDS = (
+    ('pv_w', 200.0), ('batt_v', 0.5), ('batt_a', 10.0), ('batt_w', 500.0),
+    ('batt_soc', 2.0), ('load_w', 200.0), ('grid_ok', None), ('grid_w', 300.0),
+    ('gen_state', None), ('gen_w', 500.0), ('gen_hz', 2.0), ('fuel_pct', 2.0),
+    ('batt_src', None), ('load_derived', None),
+)
+
+
+class Telemetry:
+    def __init__(self, period_s, seq=0):
+        self.period_ms = period_s * 1000
+        self.seq = seq              # the last seq sent (persisted by the app)
+        self._last = {}             # field -> value last sent
+        self._last_ctl = None
+        self._t = None              # ticks of the last record
+
+    def _significant(self, snap, ctl):
+        last = self._last
+        if ctl != self._last_ctl:
+            return True
+        for name, band in DEADBANDS:
+            v = snap[name]
+            old = last.get(name)
+            if band is None or v is None or old is None:
+                if v != old:
+                    return True
+            elif abs(v - old) >= band:
+                return True
+        return False
+
+    def due(self, now_ms, snap, ctl, diff):
+        """True when a record is due: the period has passed, or something
+        moved more than its deadband. `ctl` is a small tuple of the
+        controller's own state (mode, gen_ctl, shed); diff is ticks_diff."""
+        if self._t is None or diff(now_ms, self._t) >= self.period_ms:
+            return True
+        return self._significant(snap, ctl)
+
+    def record(self, now_ms, snap, mode, gen_ctl, shed):
+        """The next record as JSON text (and remember what it said)."""
+        self.seq += 1
+        self._t = now_ms
+        out = {'seq': self.seq, 'ts': snap['ts'], 'mode': mode, 'gen_ctl': gen_ctl,
+               'shed': list(shed)}
+        for name, _ in DEADBANDS:
+            out[name] = snap[name]
+            self._last[name] = snap[name]
+        self._last_ctl = (mode, gen_ctl, tuple(shed))
+        return json.dumps(out)
