@@ -99,6 +99,10 @@ class App:
         from firmware.store import Persist
         self.persist = Persist(cfg['persist_s'])
         self.state_note = self.restore()
+        self.uplink = None
+        if cfg['mqtt']['enabled']:
+            from firmware.uplink import Uplink
+            self.uplink = Uplink(self, cfg['mqtt'], cfg['site_id'])
         # What only start-up needed goes back to the heap.
         del cfg['buses']
         del cfg['devices']
@@ -159,6 +163,8 @@ class App:
         self._last = now
         self.counters.tick(snap, dt, gen.feedback is True, sh.n_shed)
         self._alarms(now, ts, snap)
+        if self.uplink is not None:
+            self.uplink.step(now, ts, snap)
         saved = self._saved
         changed = saved[0] != gen.state or saved[1] != gen.mode or saved[2] != sh.n_shed
         if (self.persist.due(now, changed) or self.save_errors) and self.save():
@@ -246,6 +252,8 @@ def run(path=CONFIG):
                 snap = app.tick()
                 for e in app.drain_events():
                     print('EVENT ' + e)
+                    if app.uplink is not None:
+                        app.uplink.event(snap['ts'], e)
                 print(display.line(snap, app.devices, app))
             except (KeyboardInterrupt, SystemExit):
                 raise
@@ -262,6 +270,8 @@ def run(path=CONFIG):
         _unlock_heap()
         try:
             app.save()
+            if app.uplink is not None:
+                app.uplink.close()
         except Exception as e:
             print('WARNING: state not saved at stop: %r' % e)
         print('stopped')

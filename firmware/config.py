@@ -66,6 +66,7 @@ _DEVICE = (
     ('poll_every', 'int', 1, [1, 60]),
 )
 _MQTT = (
+    ('enabled', 'bool', False, None),          # the link costs ~15 KB of heap: see README
     ('host', 'str', '127.0.0.1', None),
     ('port', 'int', 1883, [1, 65535]),
     ('prefix', 'str', 'sites', None),

@@ -41,7 +41,7 @@ def test_defaults_for_optional_sections():
     del raw['mqtt']
     cfg = C.validate(raw)
     assert cfg['poll_s'] == 2
-    assert cfg['mqtt'] == {'host': '127.0.0.1', 'port': 1883, 'prefix': 'sites', 'user': None,
+    assert cfg['mqtt'] == {'enabled': False, 'host': '127.0.0.1', 'port': 1883, 'prefix': 'sites', 'user': None,
                            'password': None, 'keepalive_s': 60, 'timeout_s': 5,
                            'telemetry_s': 60, 'cmd_key': None, 'tls': False, 'ca_file': None}
 

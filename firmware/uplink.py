@@ -1,0 +1,133 @@
+# The controller's side of the MQTT link: telemetry records and events go
+# out through firmware.link, or onto the flash rings while the link is down
+# and out again, in order, when it returns; signed commands come in, are
+# checked by firmware.commands and carried out on the App. Loaded only when
+# mqtt.enabled is set (the heap it costs is counted in the README).
+import json
+from firmware.compat import ticks_diff
+from firmware.link import Link
+from firmware.commands import Verifier, result
+from firmware.telemetry import Telemetry
+from firmware.ring import Ring
+
+REPLAY_PER_TICK = 8      # records replayed a cycle: catching up never starves the loop
+CMDS_PER_TICK = 2
+
+
+class Uplink:
+    def __init__(self, app, mcfg, site_id, spool='spool'):
+        self.app = app
+        self.link = Link(mcfg, site_id, self._incoming)
+        self.verifier = Verifier(mcfg['cmd_key']) if mcfg['cmd_key'] else None
+        self.tel = Telemetry(mcfg['telemetry_s'])
+        try:
+            import os
+            os.mkdir(spool)
+        except OSError:
+            pass
+        self.rings = (('telemetry', Ring(spool, 'tel', 4096, 16)),
+                      ('event', Ring(spool, 'ev', 4096, 8)))
+        self.inbox = []
+        self.force = False
+
+    def _incoming(self, payload):
+        if len(self.inbox) < 8:     # a flood waits at the broker, not here
+            self.inbox.append(payload)
+
+    # --- out -------------------------------------------------------------
+    def _send(self, k, payload):
+        """Publish now when the link is up and nothing older waits; else
+        keep it on flash behind the older ones."""
+        suffix, ring = self.rings[k]
+        if ring.peek() is None and self.link.publish(suffix, payload, False, 1):
+            return
+        ring.append(k, payload)
+
+    def _replay(self):
+        n = 0
+        for suffix, ring in self.rings:
+            while n < REPLAY_PER_TICK and self.link.up:
+                rec = ring.peek()
+                if rec is None:
+                    break
+                if not self.link.publish(suffix, rec[1], False, 1):
+                    return
+                ring.pop()
+                n += 1
+
+    def event(self, ts, text):
+        self._send(1, json.dumps({'ts': ts, 'text': text}))
+
+    # --- in --------------------------------------------------------------
+    def _execute(self, cmd, ts):
+        a = self.app
+        name = cmd['cmd']
+        args = cmd['args']
+        g = a.gen
+        if name == 'gen_start':
+            return g.start()
+        if name == 'gen_stop':
+            return g.stop()
+        if name == 'gen_mode':
+            try:
+                g.set_mode(args['mode'])
+            except ValueError as e:
+                return str(e)
+            return None
+        if name == 'gen_reset':
+            g.reset()
+            return None
+        if name == 'alarm_ack':
+            try:
+                return None if a.alarms.ack(args['code'], ts, 'mqtt') else 'nothing to acknowledge'
+            except ValueError as e:
+                return str(e)
+        if name in ('load_shed', 'load_restore'):
+            try:
+                f = a.shedding.force_shed if name == 'load_shed' else a.shedding.force_restore
+                f(args['name'], a._last or 0)
+            except ValueError as e:
+                return str(e)
+            return None
+        if name == 'telemetry_now':
+            self.force = True
+            return None
+        return '%s is not available in this firmware yet' % name
+
+    def _commands(self, ts):
+        for _ in range(CMDS_PER_TICK):
+            if not self.inbox:
+                return
+            payload = self.inbox.pop(0)
+            if self.verifier is None:
+                cid, err = None, 'commands are off: no mqtt.cmd_key on this site'
+            else:
+                cmd, err = self.verifier.check(payload, ts)
+                if err is None:
+                    cid = cmd['id']
+                    err = self._execute(cmd, ts)
+                    self.event(ts, 'command %s %s (mqtt)%s' % (
+                        cmd['cmd'], 'done' if err is None else 'refused', '' if err is None else ': ' + err))
+                else:
+                    cid = cmd
+            self.link.publish('cmd/result', result(cid, err), False, 1)
+
+    # --- the loop's call ---------------------------------------------------
+    def step(self, now, ts, snap):
+        link = self.link
+        link.step(now)
+        self._commands(ts)
+        a = self.app
+        g = a.gen
+        shed = [n for n, s in zip(a.shedding.names, a.shedding.shed) if s]
+        ctl = (g.mode, g.state_name, tuple(shed))
+        if self.force or self.tel.due(now, snap, ctl, ticks_diff):
+            self.force = False
+            self._send(0, self.tel.record(now, snap, g.mode, g.state_name, shed))
+        if link.up:
+            self._replay()
+
+    def close(self):
+        for _, ring in self.rings:
+            ring.flush()
+        self.link.close()

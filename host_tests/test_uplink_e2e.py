@@ -1,0 +1,104 @@
+# The firmware with mqtt.enabled, in the unix port (at 256k: the link does
+# not fit the board's heap yet, see the README), against the emulated
+# cabinet and a real mosquitto, with paho as the operator: telemetry with a
+# rising seq, a signed gen_start that reaches the genset, refusals with
+# their reasons.
+import json
+import queue
+import time
+
+import paho.mqtt.client as mqtt
+
+from broker import Broker
+from cabinet import Cabinet
+from firmware import commands
+from test_generator_e2e import Firmware, fw_config
+
+KEY = "bts-0042-key"
+
+
+class Operator:
+    def __init__(self, port):
+        self.q = queue.Queue()
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="noc-e2e",
+                             clean_session=False)
+        self.c.on_message = lambda c, u, m: self.q.put((m.topic, m.payload.decode()))
+        self.c.connect("127.0.0.1", port, keepalive=60)
+        self.c.subscribe("sites/BTS-0042/#", qos=1)
+        self.c.loop_start()
+        self.all = []
+
+    def take(self, topic, cond=lambda p: True, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                t, p = self.q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.all.append((t, p))
+            if t == topic and cond(p):
+                return p
+        raise AssertionError("no %s; last: %r" % (topic, self.all[-8:]))
+
+    def command(self, cmd, args=None, key=KEY, id=None):
+        cid = id or "c%d" % int(time.time() * 1000)
+        self.c.publish("sites/BTS-0042/cmd",
+                       commands.envelope(key, cmd, args, cid, int(time.time())), qos=1)
+        return json.loads(self.take("sites/BTS-0042/cmd/result",
+                                    lambda p: json.loads(p).get("id") == cid or
+                                    json.loads(p).get("id") is None))
+
+    def stop(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+def config(cab, broker):
+    cfg = fw_config(cab)
+    cfg["mqtt"] = {"enabled": True, "host": "127.0.0.1", "port": broker.port,
+                   "prefix": "sites", "cmd_key": KEY, "telemetry_s": 1, "timeout_s": 1,
+                   "keepalive_s": 30}
+    return cfg
+
+
+def test_telemetry_commands_and_an_outage(tmp_path):
+    broker = Broker()
+    cab = Cabinet(str(tmp_path), speed=1, start_hour=20.0, seed=1,
+                  sets={"gen_start_delay_s": 1, "gen_crank_fire_s": 1, "gen_warm_s": 1})
+    op = Operator(broker.port)
+    fw = None
+    try:
+        cab.emu.grid(False)
+        cab.emu.set("soc", 60)
+        fw = Firmware(str(tmp_path), config(cab, broker))
+        assert op.take("sites/BTS-0042/status", lambda p: p == "online") == "online"
+        first = json.loads(op.take("sites/BTS-0042/telemetry"))
+        assert first["batt_soc"] is not None and first["gen_ctl"] in ("standby", "start_delay")
+        assert first["mode"] == "auto" and first["shed"] == []
+
+        r = op.command("gen_start")
+        assert r["status"] == "ok", r
+        fw.wait_for("EVENT gen standby -> cranking (manual)", 20)
+        assert fw.wait_for("EVENT gen warmup -> running", 30), "\n".join(fw.lines[-20:])
+        assert [w["key"] for w in cab.emu.writes() if w.get("key")] == [35732]
+        # The command's event went out before its result.
+        assert any(t.endswith("/event") and "command gen_start done (mqtt)" in p
+                   for t, p in op.all), op.all[-10:]
+
+        r = op.command("gen_start", key="wrong")
+        assert r == {"id": r["id"], "status": "error", "reason": "bad signature"}
+        r = op.command("load_shed", {"name": "nope"})
+        assert r["status"] == "error" and "no load named" in r["reason"]
+
+        # Telemetry keeps flowing with its seq counting up. (Exactly once in
+        # order across a broker outage is not there yet: a QoS 1 publish whose
+        # acknowledgement times out is kept and sent again, and the link is
+        # slow to come back after a frozen broker; see the README.)
+        seqs = [json.loads(p)["seq"] for t, p in op.all if t.endswith("/telemetry")]
+        assert len(seqs) >= 3 and seqs[-1] > seqs[0], seqs
+    finally:
+        if fw:
+            fw.stop()
+        op.stop()
+        cab.close()
+        broker.stop()
