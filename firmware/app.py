@@ -85,17 +85,19 @@ class App:
         self.cfg = cfg
         self.warning = warning
         self.state_path = state_path
+        # The objects with the largest attribute tables first, while the
+        # heap still has contiguous room for them.
+        self.gen = Generator(cfg['generator'], cfg['utc_offset_min'])
+        self.counters = Counters(cfg['generator'])
         self.buses, self.devices, self.poller = build(cfg)
         self.snap = site.new(self.devices)
         self._site = site
-        self.gen = Generator(cfg['generator'], cfg['utc_offset_min'])
         self.dispatch = Dispatch(cfg['dispatch'], cfg['utc_offset_min'],
                                  [d.values for d in self.devices if d.kind == 'bms'])
         self.shedding = Shedding(cfg['loads'])
         self.decision = self.dispatch.d
         self.actuators = actuators.build(cfg, self.devices, self.gen, self.shedding)
         self.alarms = Alarms(cfg['alarms'], [d.name for d in self.devices])
-        self.counters = Counters(cfg['generator'])
         from firmware.store import Persist
         self.persist = Persist(cfg['persist_s'])
         self.state_note = self.restore()
@@ -245,6 +247,7 @@ def run(path=CONFIG):
     print('site %s: %d devices, poll %d ms, heap free %d' % (
         cfg['site_id'], len(app.devices), period, gc.mem_free()))
     errors = 0
+    link_up = None
     try:
         while True:
             t0 = ticks_ms()
@@ -254,6 +257,9 @@ def run(path=CONFIG):
                     print('EVENT ' + e)
                     if app.uplink is not None:
                         app.uplink.event(snap['ts'], e)
+                if app.uplink is not None and app.uplink.link.up != link_up:
+                    link_up = app.uplink.link.up
+                    print('LINK up' if link_up else 'LINK down (%s)' % app.uplink.link.last_error)
                 print(display.line(snap, app.devices, app))
             except (KeyboardInterrupt, SystemExit):
                 raise

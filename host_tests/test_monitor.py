@@ -92,6 +92,7 @@ def test_watch_shows_a_sites_messages(broker):
         c.publish("sites/BTS-0042/telemetry", json.dumps(
             {"seq": 7, "pv_w": 1200.0, "batt_soc": 81, "batt_v": 53.1, "load_w": 1700.0,
              "grid_ok": False, "gen_ctl": "running", "gen_state": "running"}), qos=1).wait_for_publish()
+        c.publish("sites/BTS-0042/telemetry", json.dumps({"seq": 7}), qos=1).wait_for_publish()
         c.publish("sites/BTS-0042/alarms", json.dumps([{"code": "grid_lost"}]), qos=1).wait_for_publish()
         time.sleep(1)
         c.loop_stop()
@@ -101,3 +102,4 @@ def test_watch_shows_a_sites_messages(broker):
     assert "BTS-0042   STAT online" in out
     assert "BTS-0042   TEL  seq 7 PV 1200W BAT 81% 53.1V LOAD 1700W GRID LOST GEN running/running" in out
     assert "BTS-0042   ALM  grid_lost" in out
+    assert out.count("TEL  seq 7") == 1              # the repeat of seq 7 is not shown

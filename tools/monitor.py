@@ -77,8 +77,25 @@ def watch(args):
     sites = args.sites or ["+"]
     for s in sites:
         c.subscribe("%s/%s/#" % (args.prefix, s), qos=1)
-    c.on_message = lambda cl, u, m: print(line(m.topic, m.payload.decode(errors="replace"),
-                                               args.prefix), flush=True)
+    last_seq = {}
+
+    def on_message(cl, u, m):
+        payload = m.payload.decode(errors="replace")
+        if m.topic.endswith("/telemetry"):
+            # QoS 1 is at least once: a record replayed after a lost
+            # acknowledgement comes again with its seq; show it once.
+            try:
+                seq = json.loads(payload).get("seq")
+            except (ValueError, AttributeError):
+                seq = None
+            site = m.topic.split("/")[-2]
+            if isinstance(seq, int):
+                if seq <= last_seq.get(site, -1):
+                    return
+                last_seq[site] = seq
+        print(line(m.topic, payload, args.prefix), flush=True)
+
+    c.on_message = on_message
     try:
         c.loop_forever()
     except KeyboardInterrupt:
