@@ -85,6 +85,8 @@ class App:
         self.cfg = cfg
         self.warning = warning
         self.state_path = state_path
+        self.version = VERSION
+        self.t_start = ticks_ms()
         # The objects with the largest attribute tables first, while the
         # heap still has contiguous room for them.
         self.gen = Generator(cfg['generator'], cfg['utc_offset_min'])

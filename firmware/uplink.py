@@ -11,6 +11,7 @@ from firmware.telemetry import Telemetry
 from firmware.ring import Ring
 
 REPLAY_PER_TICK = 8      # records replayed a cycle: catching up never starves the loop
+STATE_S = 600            # the retained state at least this often
 CMDS_PER_TICK = 2
 
 
@@ -29,6 +30,10 @@ class Uplink:
                       ('event', Ring(spool, 'ev', 4096, 8)))
         self.inbox = []
         self.force = False
+        self._connects = 0          # link.connects when state/alarms were last sent
+        self._alarms_dirty = True
+        self._state_key = None      # (gen state, mode) last sent
+        self._state_t = None
 
     def _incoming(self, payload):
         if len(self.inbox) < 8:     # a flood waits at the broker, not here
@@ -56,7 +61,38 @@ class Uplink:
                 n += 1
 
     def event(self, ts, text):
+        if text.startswith('alarm '):
+            self._alarms_dirty = True
         self._send(1, json.dumps({'ts': ts, 'text': text}))
+
+    def _retained(self, now, ts):
+        """The retained topics: the active alarm list when it changed, and
+        the slow state on a generator change or every STATE_S; both again
+        after every (re)connect, as the broker may have restarted empty."""
+        a = self.app
+        g = a.gen
+        link = self.link
+        fresh = link.connects != self._connects
+        if fresh or self._alarms_dirty:
+            if link.publish('alarms', json.dumps(a.alarms.active()), True, 1):
+                self._alarms_dirty = False
+            else:
+                return
+        key = (g.state, g.mode)
+        if fresh or key != self._state_key or self._state_t is None \
+                or ticks_diff(now, self._state_t) >= STATE_S * 1000:
+            c = a.counters
+            state = {'ts': ts, 'version': a.version, 'uptime_s': ticks_diff(now, a.t_start) // 1000,
+                     'gen_mode': g.mode, 'gen_ctl': g.state_name, 'lockout': g.lockout,
+                     'gen_run_h': round(g.run_s / 3600, 2), 'gen_starts': g.starts,
+                     'diesel_l': c.diesel_l, 'pv_kwh': c.pv_kwh, 'grid_kwh': c.grid_kwh,
+                     'gen_kwh': c.gen_kwh, 'load_kwh': c.load_kwh, 'shed_min': c.shed_min}
+            if link.publish('state', json.dumps(state), True, 1):
+                self._state_key = key
+                self._state_t = now
+            else:
+                return
+        self._connects = link.connects
 
     # --- in --------------------------------------------------------------
     def _execute(self, cmd, ts):
@@ -124,6 +160,8 @@ class Uplink:
         if self.force or self.tel.due(now, snap, ctl, ticks_diff):
             self.force = False
             self._send(0, self.tel.record(now, snap, g.mode, g.state_name, shed))
+        if link.up:
+            self._retained(now, ts)
         if link.up:
             self._replay()
 

@@ -82,6 +82,13 @@ def test_telemetry_commands_and_an_outage(tmp_path):
         fw.wait_for("EVENT gen standby -> cranking (manual)", 20)
         assert fw.wait_for("EVENT gen warmup -> running", 30), "\n".join(fw.lines[-20:])
         assert [w["key"] for w in cab.emu.writes() if w.get("key")] == [35732]
+        state = json.loads(op.take("sites/BTS-0042/state",
+                                   lambda p: json.loads(p)["gen_ctl"] == "running"))
+        assert state["gen_mode"] == "manual" and state["lockout"] is False
+        assert state["version"] and state["gen_starts"] >= 1 and "diesel_l" in state
+        alarms = json.loads(op.take("sites/BTS-0042/alarms",
+                                    lambda p: "grid_lost" in p, timeout=30))
+        assert [a["code"] for a in alarms] == ["grid_lost"] and alarms[0]["severity"] == "major"
         # The command's event went out before its result.
         assert any(t.endswith("/event") and "command gen_start done (mqtt)" in p
                    for t, p in op.all), op.all[-10:]
