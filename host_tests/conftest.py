@@ -1,5 +1,4 @@
 import os
-import socket
 import subprocess
 import sys
 
@@ -11,12 +10,6 @@ sys.path.insert(0, os.path.join(ROOT, "host_tests", "portable"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,43 +23,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+from broker import Broker  # noqa: E402
 from emulator_client import EmulatorClient, start_emulator, stop_emulator  # noqa: E402
 
 EXAMPLE = os.path.join(HERE, "configs", "example.json")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def mosquitto_binary():
-    for path in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto"):
-        if os.path.exists(path):
-            return path
-    sys.exit("demo: mosquitto not found; run tools/setup.sh")
-
-
-def start_broker(workdir):
-    """mosquitto on a free loopback port; returns (Popen, port)."""
-    port = free_port()
-    conf = os.path.join(workdir, "mosquitto.conf")
-    with open(conf, "w") as f:
-        f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % port)
-    proc = subprocess.Popen([mosquitto_binary(), "-c", conf],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            sys.exit("demo: mosquitto exited at start (rc=%s)" % proc.returncode)
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit("demo: mosquitto did not listen on port %d" % port)
 
 
 def say(msg):
@@ -78,7 +44,11 @@ def main(argv=None):
     work = tempfile.mkdtemp(prefix="demo-")
     broker = emu_proc = fw = None
     try:
-        broker, mqtt_port = start_broker(work)
+        try:
+            broker = Broker()
+        except AssertionError as e:     # not installed, or it would not start
+            sys.exit("demo: mosquitto: %s" % e)
+        mqtt_port = broker.port
         emu_proc, ready = start_emulator(EXAMPLE, port_overrides={"gw": 0}, speed=args.speed,
                                          start_hour=args.start_hour, seed=1)
         with open(EXAMPLE) as f:
@@ -133,11 +103,7 @@ def main(argv=None):
         if emu_proc is not None:
             stop_emulator(emu_proc)
         if broker is not None:
-            broker.terminate()
-            try:
-                broker.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                broker.kill()
+            broker.stop()
         say("stopped the firmware, the emulator and the broker")
 
 

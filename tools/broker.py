@@ -1,7 +1,9 @@
-# A real mosquitto for tests: started on a free loopback port, stopped by
-# its pid; frozen with SIGSTOP and thawed with SIGCONT where a test says.
+# A real mosquitto on a free loopback port, for the demo and the tests:
+# stopped by its pid; frozen with SIGSTOP and thawed with SIGCONT where a
+# test says. (No service manager on the host: it is started by hand.)
 import getpass
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -74,3 +76,4 @@ class Broker:
 
     def stop(self):
         self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
