@@ -5,6 +5,7 @@
 # one decision from one snapshot, written into a preallocated record: a tick
 # that changes nothing allocates nothing. Pure logic.
 from firmware.compat import const
+from firmware.clock import local_minute, in_window
 
 SRC_NONE = const(0)
 SRC_PV = const(1)
@@ -50,10 +51,6 @@ class Decision:
         self.on_battery = False    # no grid or generator could carry the site now
 
 
-def local_minute(ts, offset_s):
-    return int((ts + offset_s) // 60) % 1440
-
-
 class Dispatch:
     def __init__(self, dcfg, utc_offset_min=0, limit_devices=()):
         self.reserve = dcfg['reserve_soc']
@@ -71,7 +68,7 @@ class Dispatch:
 
     def tou_at(self, minute):
         for a, b, kind in self.windows:
-            if (a <= minute < b) if a <= b else (minute >= a or minute < b):
+            if in_window(minute, a, b):
                 return kind
         return TOU_NONE
 

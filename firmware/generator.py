@@ -9,6 +9,7 @@
 # Allocation: a tick that changes nothing allocates nothing (ints, bools and
 # comparisons of existing objects only); transitions allocate an event.
 from firmware.compat import const, ticks_diff
+from firmware.clock import local_minute, in_window
 
 # States.
 OFF = const(0)          # mode off: never starts
@@ -313,9 +314,7 @@ class Generator:
         q = self.cfg['quiet']
         if q is None:
             return False
-        m = int((ts + self.utc_offset_s) // 60) % 1440
-        a, b = q
-        return a <= m < b if a <= b else (m >= a or m < b)
+        return in_window(local_minute(ts, self.utc_offset_s), q[0], q[1])
 
     def _count(self, fb, now, dt, snap):
         if fb:
