@@ -63,7 +63,10 @@ STOP_NAMES = ('', 'reasons_cleared', 'max_run', 'charge_taper', 'max_charge_time
 
 MODES = ('auto', 'manual', 'off')
 
-# DSE GenComm control keys.
+# DSE GenComm control keys: written as key, 65535 - key to KEY_REG/+1 in one
+# FC16; the module's 8 registers at KEY_FLAGS say which keys it takes.
+KEY_REG = const(4104)
+KEY_FLAGS = const(4096)
 KEY_STOP_MODE = const(35700)
 KEY_AUTO = const(35701)
 KEY_MANUAL = const(35702)

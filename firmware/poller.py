@@ -47,7 +47,6 @@ class Device:
         self.last_err = None       # short text of the last error
         self.n_ok = 0
         self.n_err = [0, 0, 0, 0, 0]   # by bus_errors kind
-        self._cycle = 0
 
     def _compact(self, pts):
         # The profile's point tuples cost ~100 bytes each on the heap: keep

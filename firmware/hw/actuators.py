@@ -2,6 +2,7 @@
 # the generator's relay contacts and the loads' contactors on pins. Each
 # apply() turns the pure decisions into writes, and only on a change.
 from firmware.bus_errors import BusError
+from firmware import generator as G
 
 FLAGS_RETRY_MS = 60000
 
@@ -23,7 +24,7 @@ class DseKeys:
             return
         self._flags_at = now
         try:
-            data = self.dev.request(3, 4096, 8)
+            data = self.dev.request(3, G.KEY_FLAGS, 8)
         except BusError:
             return
         self.gen.key_flags = [(data[2 * i] << 8) | data[2 * i + 1] for i in range(8)]
@@ -34,7 +35,7 @@ class DseKeys:
             self._read_flags(now)
         while g.keys:
             k = g.keys[0]
-            err = self.dev.write(4104, [k, 65535 - k])
+            err = self.dev.write(G.KEY_REG, [k, 65535 - k])
             g.key_sent(err is None)
             if err is not None:
                 self.failed += 1

@@ -9,7 +9,6 @@ import socket as _socket
 
 getaddrinfo = _socket.getaddrinfo
 timeout_s = 5.0      # set by the link from mqtt.timeout_s
-made = []            # the last socket made (the link closes it on errors)
 
 
 class _Sock:
@@ -17,7 +16,6 @@ class _Sock:
         self._s = _socket.socket()       # what umqtt reads and writes (TLS on top once wrapped)
         self._raw = self._s              # the TCP socket, where the timeout lives
         self._s.settimeout(timeout_s)
-        made[:] = [self]
 
     def connect(self, addr):
         self._s.connect(addr)

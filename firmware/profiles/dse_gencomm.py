@@ -13,16 +13,9 @@ PAGE = 256      # unimplemented pages answer an exception: never cross one
 ANSWER_MS = 30
 GAP_MS = 0
 
-# Control keys (page 16): key to 4104 and 65535 - key to 4105 in ONE FC16.
-KEY_REG = 4104
-KEY_FLAGS = 4096    # 8 registers, bit 15 - ((k - 35700) % 16) of 4096 + (k - 35700) // 16
-KEY_STOP = 35700
-KEY_AUTO = 35701
-KEY_MANUAL = 35702
-KEY_START = 35705
-KEY_RESET = 35707
-KEY_TELE_START = 35732
-KEY_TELE_CANCEL = 35733
+# Control keys (page 16: key and complement to 4104/4105, availability
+# flags at 4096..4103) are the generator's business: firmware/generator.py
+# holds the keys and firmware/hw/actuators.py writes them.
 
 # Named alarms (page 154): 4 bits an alarm, 4 alarms a register; level 2
 # warning, 3 shutdown, 4 electrical trip. 7320 class: 20 alarms.
@@ -47,10 +40,3 @@ POINTS = (
     ('alarms4', 3, ALARM_BASE + 4, U16, 1, None, None),
 )
 
-
-def key_available(flags, key):
-    """True when the 8 flag registers at KEY_FLAGS allow `key`."""
-    n = key - 35700
-    if flags is None or n < 0 or n // 16 >= len(flags):
-        return False
-    return bool((flags[n // 16] >> (15 - n % 16)) & 1)
