@@ -256,12 +256,12 @@ def ranked_breakdown(c):
     decode_poller = cycle - transport
     rest = tick - cycle - site
     rows = [
-        ("umodbus _uart_read + SockUart.any/read: reply bytes, poll lists, copies", uread),
-        ("umodbus _validate_resp_hdr: CRC slices, frame copy, data slice", val),
-        ("umodbus _send: ADU bytearray, CRC pack; SockUart.write memoryviews", send),
+        ("LeanSerial._uart_read: wait loop, SockUart.any/readinto", uread),
+        ("LeanSerial._validate_resp_hdr: CRC in place, data view", val),
+        ("LeanSerial._send: preallocated ADU, CRC; SockUart.write", send),
         ("decode of changed values, poller bookkeeping (poller.cycle - the reads)",
          decode_poller),
-        ("umodbus functions.read_*_registers: the request PDU", pdu),
+        ("RtuBus.read: the request PDU (preallocated)", pdu),
         ("rest of bus.read: _send_receive's Rx flush (a poll list), _transact", other),
         ("site.update: the picture's floats", site),
         ("rest of App.tick(): unix_time() and all it does after site.update", rest),
@@ -467,7 +467,7 @@ def print_report(r):
       % (c["wait_polls_per_cycle"], c["frozen_wait_polls_per_cycle"],
          ", paced %.0f" % c["paced_wait_polls_per_cycle"] if c["paced_tick"] else ""))
     w("")
-    w("   One request step by step (umodbus _send_receive's calls), bytes:")
+    w("   One request step by step (umodbus _send_receive's steps, LeanSerial's), bytes:")
     w("   %-26s %5s %5s %10s %9s %6s %11s %8s" % ("request", "pdu", "send", "uart_read",
                                                   "validate", "polls", "decode all", "reply"))
     for p in c["parts"]:

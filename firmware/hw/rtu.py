@@ -1,25 +1,35 @@
 # Modbus RTU master bus over the board's RS485 UART (kind "uart") or over a
 # transparent RS485-TCP gateway (kind "rtu_tcp"), both through umodbus's RTU
-# code path. Works around the library's known faults:
-#   - its answer timeout is a hard-coded 119 polls of the inter-frame delay
-#     (~0.5 s at 9600 baud): we set that delay per request so the wait is
-#     the bus's timeout_ms plus the expected answer's wire time;
-#   - register reads decode as signed and allocate a tuple: we take the raw
-#     answer bytes from _send_receive and decode them ourselves;
-#   - Serial(pins=None) crashes, and __init__ would claim a hardware UART
-#     even for a gateway: the gateway master is built without __init__.
+# master: its Serial sets up the UART and the DE pin, and its _send_receive
+# drives every exchange. Three of the steps it calls are replaced in a
+# subclass, because as shipped they cost the board what it cannot spare:
+#   - _send built the frame in a new bytearray and packed the CRC with
+#     struct: ours fills a preallocated frame (the library's CRC table);
+#   - _uart_read waited a hard-coded 119 polls (~0.5 s at 9600 baud) and
+#     grew a new bytearray: ours waits the bus's timeout_ms plus the answer's
+#     wire time, stops as soon as the whole answer is in, and reads it into
+#     a preallocated buffer;
+#   - _validate_resp_hdr sliced and copied the frame three times and let the
+#     library decode registers as signed into a tuple: ours checks in place
+#     and hands back a view of the data bytes, decoded by firmware.decode.
+# Together that took a 12-request poll cycle from ~7 KB allocated to a few
+# hundred bytes. Serial(pins=None) crashes and __init__ would claim a
+# hardware UART even for a gateway: the gateway master skips it.
 from firmware.bus_errors import BusError, TIMEOUT, FRAME, EXCEPTION, LINK
-from firmware.compat import ticks_ms, ticks_diff
+from firmware.compat import const, ticks_ms, ticks_diff
 from firmware.hw.umodbus_lean import serial_class
 import time
 
 _PARITY = {'none': None, 'even': 0, 'odd': 1}
 LINK_RETRY_MIN_MS = 1000
 LINK_RETRY_MAX_MS = 30000
+_RX_MAX = const(256)        # the longest RTU frame
+_EXC_LEN = const(5)         # unit, fc | 0x80, code, CRC
+_GATEWAY_QUIET_US = const(20000)  # TCP may split a frame: wait longer for the rest
 
 
 def classify(e):
-    """Map what umodbus raises to a BusError."""
+    """Map what the library raises to a BusError."""
     if isinstance(e, BusError):
         return e
     msg = str(e.args[0]) if e.args else repr(e)
@@ -30,22 +40,110 @@ def classify(e):
     return BusError(FRAME, msg)
 
 
-def _gateway_master(Serial, link, baud):
-    class GatewaySerial(Serial):
-        # Serial.__init__ would claim a hardware UART; a gateway needs none.
-        def __init__(self):
-            self._uart = link
-            self._ctrlPin = None
-            self._has_uart_flush = True
-            self._t1char = (1000000 * 11) // baud
-            self._inter_frame_delay = (self._t1char * 35) // 10
-    return GatewaySerial()
+def crc16(buf, n, table):
+    crc = 0xFFFF
+    for i in range(n):
+        crc = (crc >> 8) ^ table[(crc ^ buf[i]) & 0xFF]
+    return crc
+
+
+def _lean_master(Serial, table):
+    class LeanSerial(Serial):
+        def __init__(self, gateway=None, **uart):
+            if gateway is None:
+                Serial.__init__(self, **uart)
+                quiet_us = 0
+            else:           # no hardware UART for a gateway
+                self._uart = gateway
+                self._ctrlPin = None
+                self._has_uart_flush = True
+                self._t1char = (1000000 * 11) // uart['baudrate']   # the library's rules
+                self._inter_frame_delay = (self._t1char * 35) // 10 \
+                    if uart['baudrate'] <= 19200 else 1750
+                quiet_us = _GATEWAY_QUIET_US
+            self._crc_table = table
+            self._adu8 = bytearray(8)       # every read request is 8 bytes
+            self._rx = bytearray(_RX_MAX)
+            self._rxmv = memoryview(self._rx)
+            self._quiet_us = max(self._inter_frame_delay, quiet_us)
+            self._poll_us = max(2 * self._t1char, 500)
+            self.expect = 0         # bytes of a normal answer to this request
+            self.wait_us = 0        # how long to wait for its first byte
+
+        def _send(self, modbus_pdu, slave_addr):
+            n = len(modbus_pdu) + 3
+            adu = self._adu8 if n == 8 else bytearray(n)
+            adu[0] = slave_addr
+            for i in range(n - 3):
+                adu[i + 1] = modbus_pdu[i]
+            crc = crc16(adu, n - 2, self._crc_table)
+            adu[n - 2] = crc & 0xFF
+            adu[n - 1] = crc >> 8
+            pin = self._ctrlPin
+            if pin:
+                pin.on()
+                time.sleep_us(200)      # the transceiver's turn-around
+            t0 = time.ticks_us()
+            self._uart.write(adu)
+            if self._has_uart_flush:
+                self._uart.flush()
+                time.sleep_us(self._t1char)
+            else:
+                time.sleep_us(self._t1char * n - time.ticks_diff(time.ticks_us(), t0) + 100)
+            if pin:
+                pin.off()
+
+        def _uart_read(self):
+            uart = self._uart
+            expect = self.expect
+            start = last = time.ticks_us()
+            seen = 0
+            while True:
+                n = uart.any()
+                now = time.ticks_us()
+                if n >= expect:
+                    break
+                if n != seen:
+                    seen = n
+                    last = now
+                elif n:
+                    # An exception answer is shorter than the normal one:
+                    # the line going quiet ends the frame.
+                    if time.ticks_diff(now, last) > self._quiet_us:
+                        break
+                elif time.ticks_diff(now, start) > self.wait_us:
+                    return 0
+                time.sleep_us(self._poll_us)
+            return uart.readinto(self._rx) or 0
+
+        def _validate_resp_hdr(self, response, slave_addr, function_code, count):
+            n = response
+            rx = self._rx
+            if n == 0:
+                raise BusError(TIMEOUT, 'no answer')
+            if n < _EXC_LEN:
+                raise BusError(FRAME, '%d-byte frame' % n)
+            crc = crc16(rx, n - 2, self._crc_table)
+            if rx[n - 2] != crc & 0xFF or rx[n - 1] != crc >> 8:
+                raise BusError(FRAME, 'invalid response CRC')
+            if rx[0] != slave_addr:
+                raise BusError(FRAME, 'answer from unit %d' % rx[0])
+            if rx[1] == function_code | 0x80:
+                raise BusError(EXCEPTION, rx[2])
+            if rx[1] != function_code:
+                raise BusError(FRAME, 'answer to function %d' % rx[1])
+            if count:
+                if rx[2] + 5 != n:
+                    raise BusError(FRAME, '%d bytes, byte count %d' % (n, rx[2]))
+                return self._rxmv[3:n - 2]
+            return self._rxmv[2:n - 2]
+    return LeanSerial
 
 
 class RtuBus:
     def __init__(self, name, bcfg):
-        Serial = serial_class()
-        from umodbus import functions
+        from umodbus import functions, const as mb_const
+        Lean = _lean_master(serial_class(), mb_const.CRC16_TABLE)
         self._fn = functions
         self.name = name
         self.kind = bcfg['kind']
@@ -53,15 +151,17 @@ class RtuBus:
         self.timeout_us = bcfg['timeout_ms'] * 1000
         self._link = None
         if self.kind == 'uart':
-            self._m = Serial(uart_id=bcfg['uart'], baudrate=self.baud,
-                             data_bits=bcfg['bits'], stop_bits=bcfg['stop'],
-                             parity=_PARITY[bcfg['parity']],
-                             pins=[bcfg['tx'], bcfg['rx']], ctrl_pin=bcfg['de'])
+            m = Lean(uart_id=bcfg['uart'], baudrate=self.baud,
+                     data_bits=bcfg['bits'], stop_bits=bcfg['stop'],
+                     parity=_PARITY[bcfg['parity']],
+                     pins=[bcfg['tx'], bcfg['rx']], ctrl_pin=bcfg['de'])
         else:
             from firmware.hw.sock_uart import SockUart
             self._link = SockUart(bcfg['host'], bcfg['port'], bcfg['timeout_ms'])
-            self._m = _gateway_master(Serial, self._link, self.baud)
-        self._gap_us = (self._m._t1char * 35) // 10
+            m = Lean(gateway=self._link, baudrate=self.baud)
+        self._m = m
+        self._gap_us = m._inter_frame_delay
+        self._pdu = bytearray(5)
         self._last_us = None
         self._retry_at = None
         self._retry_ms = LINK_RETRY_MIN_MS
@@ -86,9 +186,8 @@ class RtuBus:
     def _transact(self, pdu, unit, count, answer_bytes):
         self._ensure_link()
         m = self._m
-        # The library polls 119 times, sleeping this long between polls.
-        wait = self.timeout_us + answer_bytes * m._t1char
-        m._inter_frame_delay = max(wait // 119, 200)
+        m.expect = answer_bytes
+        m.wait_us = self.timeout_us + answer_bytes * m._t1char
         if self._last_us is not None:   # 3.5 characters of silence on the line
             quiet = self._gap_us - time.ticks_diff(time.ticks_us(), self._last_us)
             if quiet > 0:
@@ -104,13 +203,16 @@ class RtuBus:
             self._last_us = time.ticks_us()
 
     def read(self, unit, fc, start, count):
-        fn = self._fn
-        if fc == 3:
-            pdu = fn.read_holding_registers(start, count)
-        elif fc == 4:
-            pdu = fn.read_input_registers(start, count)
-        else:
+        """The data bytes of a register read: a view valid until the next
+        request on this bus."""
+        if fc != 3 and fc != 4:
             raise BusError(EXCEPTION, 'function %d not supported' % fc)
+        pdu = self._pdu
+        pdu[0] = fc
+        pdu[1] = start >> 8
+        pdu[2] = start & 0xFF
+        pdu[3] = count >> 8
+        pdu[4] = count & 0xFF
         data = self._transact(pdu, unit, True, 5 + 2 * count)
         if len(data) != 2 * count:
             raise BusError(FRAME, '%d bytes for %d registers' % (len(data), count))

@@ -2,8 +2,8 @@
 # frames through a transparent RS485-Ethernet/WiFi gateway (and, on the host,
 # to the cabinet emulator) by the very code path it uses on the board's UART.
 #
-# Called in umodbus's reply-wait loop, so it allocates as little as it can:
-# replies land in one preallocated buffer and read() hands out a view of it.
+# Called in the RTU master's reply-wait loop, so it allocates nothing:
+# replies land in one preallocated buffer and readinto() copies them out.
 import socket
 import select
 from firmware.bus_errors import BusError, LINK
@@ -104,6 +104,23 @@ class SockUart:
             return out
         self._n = 0
         return self._mv[:k]
+
+    def readinto(self, buf, nbytes=-1):
+        """Move the pending bytes into `buf` (as the board's UART does);
+        the count, or None when nothing is pending."""
+        self._pump()
+        k = self._n
+        if not k:
+            return None
+        n = len(buf) if nbytes < 0 else min(nbytes, len(buf))
+        n = min(n, k)
+        rx = self._rx
+        for i in range(n):
+            buf[i] = rx[i]
+        for i in range(k - n):
+            rx[i] = rx[n + i]
+        self._n = k - n
+        return n
 
     def write(self, data):
         if self._sock is None:

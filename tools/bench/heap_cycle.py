@@ -21,7 +21,7 @@
 #   DEVPOLL <dev> <bytes...>        one device's poll(ts) (all its requests)
 #   READ <dev> <fc> <start> <count> <bytes...>   bus.read of one request
 #   PART <dev> <fc> <start> <count> <pdu> <send> <uart_read> <validate> <polls> <reply len>
-#       the same request step by step as umodbus's _send_receive does it
+#       the same request step by step as umodbus's _send_receive takes it
 #   DECODE <dev> <fc> <start> <count> <all values changed> <none changed>
 #   MICRO <bytes> <label>           single operations on the path
 #   POLLS <link.any() calls per tick...>   the reply wait loop's iterations
@@ -101,18 +101,27 @@ def wait_polls(A, k):
     series('POLLS', vals)
 
 
+def fill_pdu(bus, fc, start, count):
+    pdu = bus._pdu          # as RtuBus.read fills it
+    pdu[0] = fc
+    pdu[1] = start >> 8
+    pdu[2] = start & 0xFF
+    pdu[3] = count >> 8
+    pdu[4] = count & 0xFF
+    return pdu
+
+
 def step_by_step(d, req):
-    """One request through the calls umodbus's _send_receive makes, each
-    measured on its own."""
+    """One request through the steps umodbus's _send_receive takes (with
+    rtu.py's LeanSerial steps), each measured on its own."""
     bus = d.bus
     m = bus._m
     link = m._uart
     fc, start, count = req[0], req[1], req[2]
     d._pace()
-    # The wait-loop period rtu.py sets before each request.
-    m._inter_frame_delay = max((bus.timeout_us + (5 + 2 * count) * m._t1char) // 119, 200)
-    make = bus._fn.read_input_registers if fc == 4 else bus._fn.read_holding_registers
-    b_pdu, pdu = meas_ret(make, start, count, nargs=2)
+    m.expect = 5 + 2 * count            # as RtuBus._transact sets them
+    m.wait_us = bus.timeout_us + m.expect * m._t1char
+    b_pdu, pdu = meas_ret(fill_pdu, bus, fc, start, count, nargs=4)
     link.read()                         # _send_receive's flush of the Rx side
     b_send = meas(m._send, pdu, d.unit, nargs=2)
     pc = PollCounter(link)
@@ -121,7 +130,7 @@ def step_by_step(d, req):
     b_val, data = meas_ret(m._validate_resp_hdr, resp, d.unit, pdu[0], True, nargs=4)
     d.last_frame = time.ticks_ms()
     print('PART %s %d %d %d %d %d %d %d %d %d' % (d.name, fc, start, count, b_pdu, b_send,
-                                                 b_read, b_val, pc.n, len(resp)))
+                                                 b_read, b_val, pc.n, resp))
     return data
 
 
@@ -176,8 +185,9 @@ def full(A, n):
     print('MICRO %d select.poll().ipoll(0), nothing ready (2nd call)' % meas(p.ipoll, 0, nargs=1))
     if hasattr(link, '_pump'):
         print('MICRO %d SockUart.any(), nothing pending' % meas(link.any))
-    print('MICRO %d umodbus Serial._calculate_crc16(8 bytes)' % meas(
-        m._calculate_crc16, bytearray(8), nargs=1))
+    from firmware.hw import rtu
+    print('MICRO %d rtu.crc16() of 8 bytes (umodbus\'s table)' % meas(
+        rtu.crc16, bytearray(8), 8, m._crc_table, nargs=3))
     from firmware import decode
     r32 = 0x43660000        # 230.0 as float32: a meter voltage
     f32 = lambda: decode.value(r32, decode.F32, 1, 0, 500, decode.SENT_NONE)
@@ -189,14 +199,13 @@ def full(A, n):
         # read that follows cost when there is something to take.
         d = A.devices[-1]
         fc, start, count = d.reqs[0][:3]
-        make = d.bus._fn.read_input_registers if fc == 4 else d.bus._fn.read_holding_registers
-        pdu = make(start, count)
+        pdu = fill_pdu(d.bus, fc, start, count)
         d._pace()
         link.read()
         m._send(pdu, d.unit)
         time.sleep_ms(60)
         print('MICRO %d SockUart.any(), a %d-register reply pending' % (meas(link.any), count))
-        print('MICRO %d SockUart.read() of that reply' % meas(link.read))
+        print('MICRO %d SockUart.readinto() of that reply' % meas(link.readinto, m._rx, nargs=1))
         d.last_frame = time.ticks_ms()
 
 

@@ -51,6 +51,17 @@ class UART:
             self._buf = self._buf[n:]
         return out
 
+    def readinto(self, buf, nbytes=-1):
+        self._pump()
+        if not self._buf:
+            return None
+        n = len(buf) if nbytes < 0 else min(nbytes, len(buf))
+        n = min(n, len(self._buf))
+        for i in range(n):
+            buf[i] = self._buf[i]
+        self._buf = self._buf[n:]
+        return n
+
     def write(self, data):
         if self._f is None:
             return len(data)
