@@ -23,112 +23,25 @@ def forget(name):
 
 
 def load_config(path=CONFIG, lkg=CONFIG_LKG):
-    """The config to run on and a warning (None when the primary loaded).
-    Raises ConfigError when neither the config nor its last good copy is
-    valid: the controller must not run on a half-valid config. The schema
-    module is unloaded afterwards: ~18 KB of heap the loop does not need."""
-    from firmware import config as config_mod
+    """The config to run on and a warning (None when the primary loaded);
+    ConfigError when neither the config nor its last good copy is valid."""
+    from firmware import startup
     try:
-        try:
-            return config_mod.load(path), None
-        except config_mod.ConfigError as e:
-            err = e
-        try:
-            return config_mod.load(lkg), 'config.json refused (%s); running on %s' % (err, lkg)
-        except config_mod.ConfigError:
-            raise err
+        return startup.load_config(path, lkg)
     finally:
-        forget('firmware.config')
-
-
-def build(cfg):
-    from firmware import profiles
-    from firmware.poller import Device, Poller
-    from firmware.hw.buses import open_bus
-    buses = {}
-    devices = []
-    for dc in cfg['devices']:
-        if not dc['enabled']:
-            continue
-        bname = dc['bus']
-        if bname not in buses:
-            buses[bname] = open_bus(bname, cfg['buses'][bname])
-        bus = buses[bname]
-        devices.append(Device(dc, profiles.load(dc['profile']), bus,
-                              cfg['buses'][bname].get('baud', 9600)))
-    for name in profiles.NAMES:     # their tables now live in the devices
-        forget('firmware.profiles.' + name)
-    return buses, devices, Poller(devices)
-
-
-def preload(cfg):
-    """Load the modules with the largest code first, while the heap is
-    still in one piece: loading an .mpy needs contiguous blocks, which a
-    heap already scattered with long-lived objects may no longer have."""
-    kinds = [b['kind'] for b in cfg['buses'].values()]
-    if 'uart' in kinds or 'rtu_tcp' in kinds:
-        from firmware.hw import rtu
-        rtu.serial_class()
-    from firmware import generator, alarms, dispatch, counters, poller, site  # noqa: F401
+        forget('firmware.startup')
 
 
 class App:
-    def __init__(self, cfg, warning=None, state_path=STATE):
-        preload(cfg)
-        from firmware import site
-        from firmware.generator import Generator
-        from firmware.dispatch import Dispatch
-        from firmware.shedding import Shedding
-        from firmware.alarms import Alarms
-        from firmware.counters import Counters
-        from firmware.hw import actuators
-        self.cfg = cfg
-        self.warning = warning
-        self.state_path = state_path
-        self.version = VERSION
-        self.t_start = ticks_ms()
-        # The objects with the largest attribute tables first, while the
-        # heap still has contiguous room for them.
-        self.gen = Generator(cfg['generator'], cfg['utc_offset_min'])
-        self.counters = Counters(cfg['generator'])
-        self.buses, self.devices, self.poller = build(cfg)
-        self.snap = site.new(self.devices)
-        self._site = site
-        self.dispatch = Dispatch(cfg['dispatch'], cfg['utc_offset_min'],
-                                 [d.values for d in self.devices if d.kind == 'bms'])
-        self.shedding = Shedding(cfg['loads'])
-        self.decision = self.dispatch.d
-        self.actuators = actuators.build(cfg, self.devices, self.gen, self.shedding)
-        self.alarms = Alarms(cfg['alarms'], [d.name for d in self.devices])
-        from firmware.store import Persist
-        self.persist = Persist(cfg['persist_s'])
-        self.state_note = self.restore()
-        self.uplink = None
-        if cfg['mqtt']['enabled']:
-            from firmware.uplink import Uplink
-            self.uplink = Uplink(self, cfg['mqtt'], cfg['site_id'])
-        # What only start-up needed goes back to the heap.
-        del cfg['buses']
-        del cfg['devices']
-        self._saved = (self.gen.state, self.gen.mode, self.shedding.n_shed)
-        self.save_errors = 0
-        self._last = None
-        self.cycle_ms = 0
-        gc.collect()
-
-    def restore(self):
-        """Generator state and counters from flash; a corrupt or missing
-        file falls back to its last good copy, then to a fresh start."""
-        from firmware import store
-        obj, source, err = store.load(self.state_path)
-        if obj is None:
-            return 'no saved state (%s)' % err
+    def __init__(self, cfg, warning=None, state_path=STATE, cfg_path=CONFIG, cfg_lkg_path=CONFIG_LKG):
+        # Building the App is done once: its code (firmware.startup) goes
+        # back to the heap afterwards.
+        from firmware import startup
         try:
-            self.gen.from_dict(obj.get('gen', {}))
-            self.counters.from_dict(obj.get('counters', {}))
-        except (ValueError, TypeError, AttributeError) as e:
-            return 'saved state refused (%s)' % e
-        return 'state from %s%s' % (source, ' (%s)' % err if err else '')
+            startup.build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path)
+        finally:
+            forget('firmware.startup')
+        gc.collect()
 
     def save(self):
         """Write state to flash; True when written. A failure leaves the
@@ -194,6 +107,30 @@ class App:
         al.set('load_shed', self.shedding.n_shed > 0, now, ts)
         al.set('config_fallback', self.warning is not None, now, ts)
 
+    def note(self, text, who):
+        """A change made by a person (console, MQTT): reported with the
+        cycle's events."""
+        if len(self.notes) < 16:
+            self.notes.append((text, who))
+
+    def report(self, snap):
+        """The cycle's events and notes: to the serial port, the event log
+        and MQTT."""
+        ts = snap['ts']
+        up = self.uplink
+        for e in self.drain_events():
+            print('EVENT ' + e)
+            self.elog.add(ts, e)
+            if up is not None:
+                up.event(ts, e)
+        if self.notes:
+            for text, who in self.notes:
+                print('EVENT %s (by %s)' % (text, who))
+                self.elog.add(ts, '%s (by %s)' % (text, who))
+                if up is not None:
+                    up.event(ts, text, who)
+            self.notes.clear()
+
     def drain_events(self):
         """Generator transitions and load trips since the last call, as text."""
         from firmware import generator as G
@@ -232,6 +169,21 @@ def _idle_on_error(msg):
         sleep_ms(30000)
 
 
+IDLE_SLICE_MS = 10     # the console is polled this often between ticks
+
+
+def _reboot(app):
+    try:
+        app.report(app.snap)        # the `reboot` note itself
+        app.save()
+        if app.uplink is not None:
+            app.uplink.close()
+    except Exception as e:
+        print('WARNING: state not saved before reboot: %r' % e)
+    import machine
+    machine.reset()
+
+
 def run(path=CONFIG):
     print('site controller %s starting' % VERSION)
     try:
@@ -242,12 +194,18 @@ def run(path=CONFIG):
     if warning:
         print('WARNING: ' + warning)
     from firmware import display
-    app = App(cfg, warning)
+    app = App(cfg, warning, cfg_path=path)
     print(app.state_note)
+    con = None
+    if cfg['console']['enabled']:
+        from firmware.console import Console
+        con = Console(app, cfg['console'])
     period = int(cfg['poll_s'] * 1000)
     gc.collect()
     print('site %s: %d devices, poll %d ms, heap free %d' % (
         cfg['site_id'], len(app.devices), period, gc.mem_free()))
+    if con is not None:
+        print("console: type 'help' and Enter")
     errors = 0
     link_up = None
     try:
@@ -255,14 +213,14 @@ def run(path=CONFIG):
             t0 = ticks_ms()
             try:
                 snap = app.tick()
-                for e in app.drain_events():
-                    print('EVENT ' + e)
-                    if app.uplink is not None:
-                        app.uplink.event(snap['ts'], e)
+                app.report(snap)
                 if app.uplink is not None and app.uplink.link.up != link_up:
                     link_up = app.uplink.link.up
                     print('LINK up' if link_up else 'LINK down (%s)' % app.uplink.link.last_error)
-                print(display.line(snap, app.devices, app))
+                if con is None or not con.active:
+                    print(display.line(snap, app.devices, app))
+                elif con.watching:
+                    sys.stdout.write('\r' + display.line(snap, app.devices, app) + ' ')
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as e:
@@ -271,9 +229,20 @@ def run(path=CONFIG):
                 errors += 1
                 print('ERROR in cycle (%d so far):' % errors)
                 sys.print_exception(e)
-            rest = period - ticks_diff(ticks_ms(), t0)
-            if rest > 0:
-                sleep_ms(rest)
+            while True:
+                if app.reboot_requested:
+                    _reboot(app)
+                rest = period - ticks_diff(ticks_ms(), t0)
+                if rest <= 0:
+                    break
+                if con is not None and not con.closed:
+                    try:
+                        con.poll(ticks_ms())
+                    except (KeyboardInterrupt, SystemExit):
+                        raise
+                    except Exception as e:      # the console must not stop the loop
+                        print('console error: %r' % e)
+                sleep_ms(min(rest, IDLE_SLICE_MS))
     except KeyboardInterrupt:
         _unlock_heap()
         try:

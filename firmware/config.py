@@ -151,6 +151,11 @@ _ALARMS = (
     ('batt_temp_c', 'num', 45, [0, 100]),
     ('delay_s', 'int', 10, [0, 3600]),
 )
+_CONSOLE = (
+    ('enabled', 'bool', True, None),
+    ('pin', 'ostr', None, None),               # asked once a session before a change
+    ('timeout_s', 'int', 300, [30, 3600]),     # idle time that ends a session
+)
 _TOP = (
     ('site_id', 'str', REQUIRED, None),
     ('poll_s', 'num', 2, [0.2, 3600]),
@@ -158,7 +163,7 @@ _TOP = (
     ('persist_s', 'int', 600, [10, 86400]),      # counters to flash at most this often
 )
 _TOP_KEYS = ('site_id', 'poll_s', 'utc_offset_min', 'persist_s', 'buses', 'devices',
-             'mqtt', 'generator', 'dispatch', 'loads', 'alarms')
+             'mqtt', 'generator', 'dispatch', 'loads', 'alarms', 'console')
 
 
 _TOP_NAMES = [f[0] for f in _TOP]
@@ -314,6 +319,10 @@ def validate(raw):
     cfg['dispatch'] = _dispatch(raw.get('dispatch', {}))
     cfg['loads'] = _loads(raw.get('loads', []))
     cfg['alarms'] = _fields(raw.get('alarms', {}), _ALARMS, 'alarms')
+    cfg['console'] = _fields(raw.get('console', {}), _CONSOLE, 'console')
+    pin = cfg['console']['pin']
+    if pin is not None and not (4 <= len(pin) <= 12 and pin.isdigit()):
+        raise ConfigError('console.pin', 'must be 4..12 digits')
     return cfg
 
 

@@ -60,10 +60,13 @@ class Uplink:
                 ring.pop()
                 n += 1
 
-    def event(self, ts, text):
+    def event(self, ts, text, who=None):
         if text.startswith('alarm '):
             self._alarms_dirty = True
-        self._send(1, json.dumps({'ts': ts, 'text': text}))
+        e = {'ts': ts, 'text': text}
+        if who is not None:
+            e['who'] = who
+        self._send(1, json.dumps(e))
 
     def _retained(self, now, ts):
         """The retained topics: the active alarm list when it changed, and

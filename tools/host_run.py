@@ -20,6 +20,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 TWIN = os.path.join(ROOT, "tools", "board_twin")
+RESET_EXIT = 3      # the twin's machine.reset() (tools/board_twin/machine.py)
 
 # Runs boot.py then main.py as the board does, as __main__ scripts.
 LAUNCHER = """\
@@ -86,6 +87,13 @@ def command(dest, heap="160k", script="_host_boot.py"):
     return [tool("micropython"), "-X", "heapsize=" + heap, script], env
 
 
+def _terminal_sent_it():
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except OSError:
+        return False
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", required=True, help="config JSON for the board")
@@ -109,21 +117,35 @@ def main(argv=None):
             env["UART" + n] = path
         if args.pins_file:
             env["PINS_FILE"] = os.path.abspath(args.pins_file)
-        proc = subprocess.Popen(cmd, cwd=dest, env=env)
+        state = {"proc": None, "stopping": False}
 
         def forward(signum, _frame):
             # The firmware ends cleanly on KeyboardInterrupt, as on Ctrl-C
-            # at the board's REPL.
-            if proc.poll() is None:
+            # at the board's REPL. A Ctrl-C typed at our terminal reached
+            # the firmware already (same process group): a second one
+            # would cut short its saving the state.
+            state["stopping"] = True
+            proc = state["proc"]
+            if signum == signal.SIGINT and _terminal_sent_it():
+                return
+            if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
 
         signal.signal(signal.SIGTERM, forward)
         signal.signal(signal.SIGINT, forward)
         while True:
-            try:
-                return proc.wait()
-            except InterruptedError:
-                continue
+            # A reset (machine.reset(), the console's `reboot`) starts the
+            # board again on the same flash, as the board would.
+            state["proc"] = proc = subprocess.Popen(cmd, cwd=dest, env=env)
+            while True:
+                try:
+                    rc = proc.wait()
+                    break
+                except InterruptedError:
+                    continue
+            if rc != RESET_EXIT or state["stopping"]:
+                return rc
+            print("[host_run] board reset: starting again", flush=True)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

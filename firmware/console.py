@@ -1,0 +1,182 @@
+# The technician's line console on the REPL UART, beside the control loop.
+# This part stays loaded and is small: it takes a few bytes at a time from
+# sys.stdin when select.poll says they are there (never blocking a tick),
+# edits the line itself (on the board characters arrive one by one, raw),
+# and hands each finished line to firmware.console_cmd, which is loaded
+# only while a technician is at work and unloaded when the session ends.
+# Ctrl-C still raises KeyboardInterrupt (the UART's interrupt character),
+# so the REPL and mpremote work as before.
+import sys
+import select
+from firmware.compat import const, ticks_ms, ticks_diff
+
+LINE_MAX = const(160)       # the longest line the console takes
+BYTES_PER_POLL = const(128)  # a paste or a flood is taken in slices
+_PIN_TRIES = const(3)
+PIN_LOCK_MS = const(60000)  # after 3 wrong PINs, no PIN is taken this long
+
+
+class Console:
+    def __init__(self, app, ccfg, stream=None, echo=None):
+        self.app = app
+        self.pin = ccfg['pin']
+        self.timeout_ms = ccfg['timeout_s'] * 1000
+        self._in = stream if stream is not None else sys.stdin.buffer
+        # A host terminal echoes in its own line discipline; the board's
+        # UART does not, so there the console echoes what it takes.
+        self.echo = (sys.platform not in ('linux', 'darwin')) if echo is None else echo
+        self._poll = select.poll()
+        self._poll.register(sys.stdin if stream is None else stream, select.POLLIN)
+        self._line = bytearray(LINE_MAX)
+        self._n = 0
+        self._byte = bytearray(1)
+        self._over = False       # the line outgrew LINE_MAX: dropped up to its end
+        self._esc = 0            # inside an ANSI escape sequence (arrow keys)
+        self._cr = False
+        self.closed = False      # stdin at end of file: nobody can type
+        self.active = False      # a session: input seen within timeout_ms
+        self.unlocked = False
+        self.pending = None      # a changing command waiting for the PIN
+        self.pin_wrong = 0
+        self.pin_locked_at = None
+        self._t_input = None
+        self.watching = False
+        self.cfg_pending = None  # config edits not saved yet (raw JSON)
+        self.cfg_changed = []    # their keys
+        self.lines = 0           # lines taken (for tests and status)
+
+    def _ready(self):
+        for _ in self._poll.ipoll(0):
+            return True
+        return False
+
+    def poll(self, now):
+        """Take what has arrived (at most BYTES_PER_POLL bytes) and run any
+        line it finishes. Returns True when input was taken."""
+        if self.closed:
+            return False
+        got = False
+        watching = self.watching
+        for _ in range(BYTES_PER_POLL):
+            if not self._ready():
+                break
+            try:
+                n = self._in.readinto(self._byte)
+            except OSError:
+                n = 0
+            if not n:
+                self.closed = True      # end of file: a pipe or /dev/null
+                break
+            got = True
+            self._t_input = now
+            self.active = True      # any byte opens (or keeps) a session
+            self._take(self._byte[0])
+        if got:
+            if watching:            # any key ends `watch`
+                self.watching = False
+                print()
+        elif self.active and ticks_diff(now, self._t_input) > self.timeout_ms:
+            self.end('idle %d s: session closed' % (self.timeout_ms // 1000))
+        return got
+
+    def _take(self, c):
+        if self._esc:
+            # ESC [ ... final byte: cursor keys and the like are dropped.
+            if self._esc == 1 and c == 0x5B:
+                self._esc = 2
+            elif self._esc == 1 or 0x40 <= c <= 0x7E:
+                self._esc = 0
+            return
+        if c == 0x0D or c == 0x0A:
+            if c == 0x0A and self._cr:
+                self._cr = False
+                return          # the LF of a CR LF
+            self._cr = c == 0x0D
+            self._end_line()
+            return
+        self._cr = False
+        if c == 0x1B:
+            self._esc = 1
+        elif c == 0x08 or c == 0x7F:
+            if self._n and not self._over:
+                self._n -= 1
+                if self.echo:
+                    sys.stdout.write('\b \b')
+        elif c == 0x15 or c == 0x03:      # Ctrl-U, or a Ctrl-C that got here
+            self._n = 0
+            self._over = False
+            if self.echo:
+                sys.stdout.write('\r\n')
+        elif 0x20 <= c <= 0x7E:
+            if self._n < LINE_MAX:
+                self._line[self._n] = c
+                self._n += 1
+                if self.echo:
+                    sys.stdout.write('*' if self.pending is not None else chr(c))
+            else:
+                self._over = True
+        # other control bytes and non-ASCII are ignored
+
+    def _end_line(self):
+        if self.echo:
+            sys.stdout.write('\r\n')
+        n = self._n
+        over = self._over
+        self._n = 0
+        self._over = False
+        self.lines += 1
+        if over:
+            self.pending = None
+            print('line too long: at most %d characters' % LINE_MAX)
+            self.prompt()
+            return
+        text = bytes(self._line[:n]).decode().strip() if n else ''
+        try:
+            from firmware import console_cmd
+            console_cmd.line(self, text)
+        except MemoryError:
+            print('console: not enough memory for that now, try again')
+        except Exception as e:      # a console bug must never stop the loop
+            print('console error: %r' % e)
+        if self.active:             # `exit` ended the session
+            self.prompt()
+
+    def prompt(self):
+        sys.stdout.write('PIN: ' if self.pending is not None else '> ')
+
+    def end(self, why):
+        """Close the session: lock, resume status lines, unload commands."""
+        self.active = False
+        self.unlocked = False
+        self.pending = None
+        self.watching = False
+        self._n = 0
+        if self.cfg_pending is not None:
+            why += '; unsaved config changes dropped'
+            self.cfg_pending = None
+            self.cfg_changed = []
+        print('console: ' + why)
+        if 'firmware.console_cmd' in sys.modules:
+            from firmware.app import forget
+            forget('firmware.console_cmd')
+
+    def pin_locked(self, now):
+        if self.pin_locked_at is not None:
+            if ticks_diff(now, self.pin_locked_at) < PIN_LOCK_MS:
+                return True
+            self.pin_locked_at = None
+            self.pin_wrong = 0
+        return False
+
+    def check_pin(self, text, now):
+        """True when `text` is the PIN; counts wrong ones and locks out."""
+        if self.pin_locked(now):
+            return False
+        if text == self.pin:
+            self.pin_wrong = 0
+            self.unlocked = True
+            return True
+        self.pin_wrong += 1
+        if self.pin_wrong >= _PIN_TRIES:
+            self.pin_locked_at = now
+        return False

@@ -1,0 +1,124 @@
+# Building the controller: loading the config (with its fallback), opening
+# the buses, making every part of the App and restoring the saved state.
+# Needed once at start-up, so firmware.app unloads this module afterwards.
+import gc
+from firmware.compat import ticks_ms
+from firmware.app import forget, VERSION
+
+
+def load_config(path, lkg):
+    """The config to run on and a warning (None when the primary loaded).
+    Raises ConfigError when neither the config nor its last good copy is
+    valid: the controller must not run on a half-valid config. The schema
+    module is unloaded afterwards: ~18 KB of heap the loop does not need."""
+    from firmware import config as config_mod
+    try:
+        try:
+            return config_mod.load(path), None
+        except config_mod.ConfigError as e:
+            err = e
+        try:
+            return config_mod.load(lkg), 'config.json refused (%s); running on %s' % (err, lkg)
+        except config_mod.ConfigError:
+            raise err
+    finally:
+        forget('firmware.config')
+
+
+def build(cfg):
+    from firmware import profiles
+    from firmware.poller import Device, Poller
+    from firmware.hw.buses import open_bus
+    buses = {}
+    devices = []
+    for dc in cfg['devices']:
+        if not dc['enabled']:
+            continue
+        bname = dc['bus']
+        if bname not in buses:
+            buses[bname] = open_bus(bname, cfg['buses'][bname])
+        bus = buses[bname]
+        devices.append(Device(dc, profiles.load(dc['profile']), bus,
+                              cfg['buses'][bname].get('baud', 9600)))
+        # Its table now lives in the device: the next profile loads into
+        # the room this one leaves.
+        forget('firmware.profiles.' + dc['profile'])
+        gc.collect()
+    return buses, devices, Poller(devices)
+
+
+def preload(cfg):
+    """Load the modules with the largest code first, while the heap is
+    still in one piece: loading an .mpy needs contiguous blocks, which a
+    heap already scattered with long-lived objects may no longer have."""
+    kinds = [b['kind'] for b in cfg['buses'].values()]
+    if 'uart' in kinds or 'rtu_tcp' in kinds:
+        from firmware.hw import rtu
+        rtu.serial_class()
+    from firmware import generator, alarms, dispatch, counters, poller, site  # noqa: F401
+
+
+def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path):
+    """Fill a new App: every part, the saved state, the uplink."""
+    preload(cfg)
+    from firmware import site
+    from firmware.generator import Generator
+    from firmware.dispatch import Dispatch
+    from firmware.shedding import Shedding
+    from firmware.alarms import Alarms
+    from firmware.counters import Counters
+    from firmware.hw import actuators
+    self.cfg = cfg
+    self.warning = warning
+    self.state_path = state_path
+    self.cfg_path = cfg_path
+    self.cfg_lkg_path = cfg_lkg_path
+    self.version = VERSION
+    self.t_start = ticks_ms()
+    # The objects with the largest attribute tables first, while the
+    # heap still has contiguous room for them.
+    self.gen = Generator(cfg['generator'], cfg['utc_offset_min'])
+    self.counters = Counters(cfg['generator'])
+    self.buses, self.devices, self.poller = build(cfg)
+    self.snap = site.new(self.devices)
+    self._site = site
+    self.dispatch = Dispatch(cfg['dispatch'], cfg['utc_offset_min'],
+                             [d.values for d in self.devices if d.kind == 'bms'])
+    self.shedding = Shedding(cfg['loads'])
+    self.decision = self.dispatch.d
+    self.actuators = actuators.build(cfg, self.devices, self.gen, self.shedding)
+    self.alarms = Alarms(cfg['alarms'], [d.name for d in self.devices])
+    from firmware.store import Persist
+    self.persist = Persist(cfg['persist_s'])
+    self.state_note = restore(self)
+    from firmware.eventlog import EventLog
+    self.elog = EventLog()
+    self.notes = []             # (text, who): changes made by a person
+    self.reboot_requested = False
+    self.uplink = None
+    if cfg['mqtt']['enabled']:
+        from firmware.uplink import Uplink
+        self.uplink = Uplink(self, cfg['mqtt'], cfg['site_id'])
+    # What only start-up needed goes back to the heap.
+    del cfg['buses']
+    del cfg['devices']
+    self._saved = (self.gen.state, self.gen.mode, self.shedding.n_shed)
+    self.save_errors = 0
+    self._last = None
+    self.cycle_ms = 0
+
+
+def restore(app):
+    """Generator state and counters from flash; a corrupt or missing
+    file falls back to its last good copy, then to a fresh start."""
+    from firmware import store
+    obj, source, err = store.load(app.state_path)
+    if obj is None:
+        return 'no saved state (%s)' % err
+    try:
+        app.gen.from_dict(obj.get('gen', {}))
+        app.counters.from_dict(obj.get('counters', {}))
+    except (ValueError, TypeError, AttributeError) as e:
+        return 'saved state refused (%s)' % e
+    return 'state from %s%s' % (source, ' (%s)' % err if err else '')
+
