@@ -22,11 +22,15 @@ def forget(name):
         delattr(p, attr)
 
 
-def load_config(path=CONFIG, lkg=CONFIG_LKG):
+def load_config(path=CONFIG, lkg=CONFIG_LKG, preload=False):
     """The config to run on and a warning (None when the primary loaded);
-    ConfigError when neither the config nor its last good copy is valid."""
+    ConfigError when neither the config nor its last good copy is valid.
+    preload: load the loop's largest modules first (the board's start-up
+    does; the pure-logic tests do not)."""
     from firmware import startup
     try:
+        if preload:
+            startup.preload()
         return startup.load_config(path, lkg)
     finally:
         forget('firmware.startup')
@@ -50,8 +54,11 @@ class App:
         for attempt in (0, 1):
             try:
                 gc.collect()
-                store.save(self.state_path, {'gen': self.gen.to_dict(),
-                                             'counters': self.counters.to_dict()})
+                try:
+                    store.save(self.state_path, {'gen': self.gen.to_dict(),
+                                                 'counters': self.counters.to_dict()})
+                finally:
+                    forget('firmware.store')
                 self._saved = (self.gen.state, self.gen.mode, self.shedding.n_shed)
                 self.save_errors = 0
                 return True
@@ -187,7 +194,7 @@ def _reboot(app):
 def run(path=CONFIG):
     print('site controller %s starting' % VERSION)
     try:
-        cfg, warning = load_config(path)
+        cfg, warning = load_config(path, preload=True)
     except ValueError as e:     # ConfigError
         _idle_on_error(str(e))
         return
@@ -196,15 +203,20 @@ def run(path=CONFIG):
     from firmware import display
     app = App(cfg, warning, cfg_path=path)
     print(app.state_note)
+    ccfg = cfg['console']
     con = None
-    if cfg['console']['enabled']:
-        from firmware.console import Console
-        con = Console(app, cfg['console'])
+    # The console itself is loaded when a byte arrives and unloaded when its
+    # session ends: until then only this poll object watches the port.
+    watch = None
+    if ccfg['enabled']:
+        import select
+        watch = select.poll()
+        watch.register(sys.stdin, select.POLLIN)
     period = int(cfg['poll_s'] * 1000)
     gc.collect()
     print('site %s: %d devices, poll %d ms, heap free %d' % (
         cfg['site_id'], len(app.devices), period, gc.mem_free()))
-    if con is not None:
+    if watch is not None:
         print("console: type 'help' and Enter")
     errors = 0
     link_up = None
@@ -235,13 +247,26 @@ def run(path=CONFIG):
                 rest = period - ticks_diff(ticks_ms(), t0)
                 if rest <= 0:
                     break
-                if con is not None and not con.closed:
+                if con is None and watch is not None:
+                    for _ in watch.ipoll(0):
+                        try:
+                            from firmware.console import Console
+                            con = Console(app, ccfg)
+                        except MemoryError:
+                            print('console: not enough memory now')
+                        break
+                if con is not None:
                     try:
                         con.poll(ticks_ms())
                     except (KeyboardInterrupt, SystemExit):
                         raise
                     except Exception as e:      # the console must not stop the loop
                         print('console error: %r' % e)
+                    if con.closed or not con.active:
+                        if con.closed:      # end of input: nobody can type
+                            watch = None
+                        con = None
+                        forget('firmware.console')
                 sleep_ms(min(rest, IDLE_SLICE_MS))
     except KeyboardInterrupt:
         _unlock_heap()

@@ -2,16 +2,13 @@
 # valid or refused with a message naming the bad key by its path
 # (e.g. "devices[2].unit: must be 0..247, got 300"); the firmware never runs
 # on a half-valid one. Pure logic: runs on the board and under CPython.
+#
+# The console imports this module at run time to check a `config set`, when
+# the controller has ~17 KB of heap left in runs of ~2 KB at most. So the
+# schema is text, read a row at a time while validating, not ~110 tuples,
+# lists and floats built at import: importing the .mpy costs ~12 KB of heap
+# on the unix port instead of ~30 KB, and no single allocation above ~1 KB.
 import json
-
-PROFILES = ('epever_tracer', 'eastron_sdm630', 'eastron_sdm120', 'dse_gencomm',
-            'pace_bms', 'seplos_v3')
-METERS = ('eastron_sdm630', 'eastron_sdm120')
-ROLES = ('grid', 'generator', 'load')
-BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
-PARITIES = ('none', 'even', 'odd')
-NAME_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-'
-SITE_CHARS = NAME_CHARS + '.'
 
 
 class ConfigError(ValueError):
@@ -20,215 +17,222 @@ class ConfigError(ValueError):
         self.path = path
         self.msg = msg
 
-    def __str__(self):
-        return self.path + ': ' + self.msg
 
-
-# A field spec: (key, kind, default, check). kind is one of 'int', 'num',
-# 'str', 'bool', 'pin' (int or null); default REQUIRED means the key must be
-# given; check is a [lo, hi] range, a tuple of allowed values, or None.
-REQUIRED = object()
-
-_BUS_COMMON = (
-    ('kind', 'str', REQUIRED, ('uart', 'rtu_tcp', 'tcp')),
+# One section per '@name' line, then one row per key: "key kind default
+# [check]". kind is i (int), n (number), s (str), b (bool), p (pin: int or
+# null); I, N, S are i, n, s that also take null; - is a key that validate()
+# checks itself. default is JSON, or ! when the key must be given. check is
+# lo..hi (written as the message shows it) or a,b,c (the allowed values).
+# Rows are in the order keys are checked and listed in messages. Three
+# strings, each ending in '@', rather than one: the largest stays ~1 KB, a
+# block a fragmented heap still has.
+_SCHEMA = (
+    '@top\n'
+    'site_id s !\n'
+    'poll_s n 2 0.2..3600\n'
+    'utc_offset_min i 0 -720..840\n'     # local time for quiet hours and TOU
+    'persist_s i 600 10..86400\n'        # counters to flash at most this often
+    'buses - -\n'                        # the sections
+    'devices - -\n'
+    'mqtt - -\n'
+    'generator - -\n'
+    'dispatch - -\n'
+    'loads - -\n'
+    'alarms - -\n'
+    'console - -\n'
+    '@bus\n'
+    'kind s ! uart,rtu_tcp,tcp\n'
+    '@uart\n'
+    'uart i ! 0..2\n'
+    'baud i 9600 1200,2400,4800,9600,19200,38400,57600,115200\n'
+    'bits i 8 7..8\n'
+    'parity s "none" none,even,odd\n'
+    'stop i 1 1..2\n'
+    'tx i ! 0..48\n'
+    'rx i ! 0..48\n'
+    'de p null 0..48\n'
+    'timeout_ms i 300 20..5000\n'
+    'kind - -\n'                         # checked first, as section bus
+    '@rtu_tcp\n'
+    'host s !\n'
+    'port i 502 1..65535\n'
+    'baud i 9600 1200,2400,4800,9600,19200,38400,57600,115200\n'  # the RS485 side, for timing
+    'timeout_ms i 500 20..5000\n'
+    'kind - -\n'
+    '@tcp\n'
+    'host s !\n'
+    'port i 502 1..65535\n'
+    'timeout_ms i 1000 20..5000\n'
+    'kind - -\n'
+    '@devices\n'
+    'name s !\n'
+    'profile s ! epever_tracer,eastron_sdm630,eastron_sdm120,dse_gencomm,pace_bms,seplos_v3\n'
+    'bus s !\n'
+    'unit i ! 0..247\n'
+    'role s null grid,generator,load\n'
+    'enabled b true\n'
+    'poll_every i 1 1..60\n'
+    '@mqtt\n'
+    'enabled b false\n'                  # the link costs ~15 KB of heap: see README
+    'host s "127.0.0.1"\n'
+    'port i 1883 1..65535\n'
+    'prefix s "sites"\n'
+    'user S null\n'
+    'password S null\n'
+    'keepalive_s i 60 10..3600\n'
+    'timeout_s n 5 0.5..60\n'            # longest any broker operation may stall the loop
+    'telemetry_s i 60 1..86400\n'
+    'cmd_key S null\n'                   # HMAC key of signed commands; null = none accepted
+    'tls b false\n'
+    'ca_file S null\n'                   # CA of the broker's certificate (PEM/DER) on flash
+    '@',
+    '@generator\n'
+    'control s "dse" dse,relay,none\n'
+    'device S null\n'                    # the dse_gencomm device (default: the first)
+    'relay_pin p null 0..48\n'           # relay control: start/crank contact
+    'run_pin p null 0..48\n'             # relay control: fuel/run hold (optional)
+    'mode s "auto" auto,manual,off\n'
+    'start_soc n 30 0..100\n'
+    'stop_soc n 90 0..100\n'
+    'start_v N 46.0 10..70\n'
+    'stop_v N 53.0 10..70\n'
+    'start_load_w N null 0..1000000\n'
+    'stop_load_w N null 0..1000000\n'
+    'start_delay_s i 60 0..86400\n'
+    'min_run_s i 1800 0..86400\n'
+    'warmup_s i 60 0..3600\n'
+    'cooldown_s i 120 0..3600\n'
+    'crank_attempts i 3 1..10\n'
+    'crank_s i 8 1..60\n'
+    'crank_rest_s i 15 1..300\n'
+    'stop_timeout_s i 60 5..600\n'
+    'quiet_hours S null\n'               # "22:00-06:00"
+    'quiet_override_soc n 15 0..100\n'
+    'exercise_days i 14 0..365\n'        # 0 = never
+    'exercise_s i 900 60..14400\n'
+    'exercise_hour i 10 0..23\n'
+    'service_hours i 250 0..100000\n'    # 0 = no service alarm
+    'max_run_s i 14400 0..604800\n'      # 0 = no limit
+    'stop_taper_c n 0.02 0..1\n'         # 0 = no taper stop
+    'stop_taper_s i 600 0..86400\n'
+    'max_charge_s i 10800 0..604800\n'
+    'pv_stop_s i 900 0..86400\n'         # 0 = never stop for PV
+    'bms_warn_start b true\n'
+    'bms_min_run_s i 3600 0..86400\n'
+    'grid_loss_start_s I null 0..86400\n'  # null = grid loss alone never starts it
+    'fuel_prevent_pct n 10 0..100\n'
+    'fuel_stop_pct n 5 0..100\n'
+    'on_comm_loss s "keep" keep,stop,start\n'
+    'rated_kw n 20 1..5000\n'
+    'fuel_f0 n 0.08415 0..1\n'           # l/h per kW rated (HOMER F0)
+    'fuel_f1 n 0.246 0..1\n'             # l/h per kW out (HOMER F1)
+    '@',
+    '@dispatch\n'
+    'reserve_soc n 40 0..100\n'
+    'grid_charge_soc n 80 0..100\n'
+    'tou - -\n'
+    '@dispatch.tou\n'
+    'from s !\n'
+    'to s !\n'
+    'kind s ! offpeak,shoulder,peak\n'
+    'price N null 0..1000\n'
+    '@loads\n'
+    'name s !\n'
+    'pin i ! 0..48\n'
+    'priority i 1 1..16\n'               # 1 is shed first
+    'critical b false\n'                 # never shed by the controller
+    'active_high b true\n'               # pin level that closes the contactor
+    'shed_v N 46.0 10..70\n'
+    'restore_v N 50.0 10..70\n'
+    'shed_soc N 20 0..100\n'
+    'restore_soc N 40 0..100\n'
+    'backup_s I null 0..604800\n'        # battery time allotted to this load
+    'min_off_s i 300 0..86400\n'
+    '@alarms\n'
+    'batt_low_soc n 30 0..100\n'
+    'batt_crit_soc n 15 0..100\n'
+    'batt_low_v n 46.5 10..70\n'
+    'batt_crit_v n 45.0 10..70\n'
+    'batt_temp_c n 45 0..100\n'
+    'delay_s i 10 0..3600\n'
+    '@console\n'
+    'enabled b true\n'
+    'pin S null\n'                       # asked once a session before a change
+    'timeout_s i 300 30..3600\n'         # idle time that ends a session
+    '@',
 )
-_BUS = {
-    'uart': (
-        ('uart', 'int', REQUIRED, [0, 2]),
-        ('baud', 'int', 9600, BAUDS),
-        ('bits', 'int', 8, [7, 8]),
-        ('parity', 'str', 'none', PARITIES),
-        ('stop', 'int', 1, [1, 2]),
-        ('tx', 'int', REQUIRED, [0, 48]),
-        ('rx', 'int', REQUIRED, [0, 48]),
-        ('de', 'pin', None, [0, 48]),
-        ('timeout_ms', 'int', 300, [20, 5000]),
-    ),
-    'rtu_tcp': (
-        ('host', 'str', REQUIRED, None),
-        ('port', 'int', 502, [1, 65535]),
-        ('baud', 'int', 9600, BAUDS),      # the RS485 side, for timing
-        ('timeout_ms', 'int', 500, [20, 5000]),
-    ),
-    'tcp': (
-        ('host', 'str', REQUIRED, None),
-        ('port', 'int', 502, [1, 65535]),
-        ('timeout_ms', 'int', 1000, [20, 5000]),
-    ),
-}
-_DEVICE = (
-    ('name', 'str', REQUIRED, None),
-    ('profile', 'str', REQUIRED, PROFILES),
-    ('bus', 'str', REQUIRED, None),
-    ('unit', 'int', REQUIRED, [0, 247]),
-    ('role', 'str', None, ROLES),
-    ('enabled', 'bool', True, None),
-    ('poll_every', 'int', 1, [1, 60]),
-)
-_MQTT = (
-    ('enabled', 'bool', False, None),          # the link costs ~15 KB of heap: see README
-    ('host', 'str', '127.0.0.1', None),
-    ('port', 'int', 1883, [1, 65535]),
-    ('prefix', 'str', 'sites', None),
-    ('user', 'ostr', None, None),
-    ('password', 'ostr', None, None),
-    ('keepalive_s', 'int', 60, [10, 3600]),
-    ('timeout_s', 'num', 5, [0.5, 60]),        # longest any broker operation may stall the loop
-    ('telemetry_s', 'int', 60, [1, 86400]),
-    ('cmd_key', 'ostr', None, None),           # HMAC key of signed commands; null = none accepted
-    ('tls', 'bool', False, None),
-    ('ca_file', 'ostr', None, None),           # CA of the broker's certificate (PEM/DER) on flash
-)
-_GENERATOR = (
-    ('control', 'str', 'dse', ('dse', 'relay', 'none')),
-    ('device', 'ostr', None, None),          # the dse_gencomm device (default: the first)
-    ('relay_pin', 'pin', None, [0, 48]),     # relay control: start/crank contact
-    ('run_pin', 'pin', None, [0, 48]),       # relay control: fuel/run hold (optional)
-    ('mode', 'str', 'auto', ('auto', 'manual', 'off')),
-    ('start_soc', 'num', 30, [0, 100]),
-    ('stop_soc', 'num', 90, [0, 100]),
-    ('start_v', 'onum', 46.0, [10, 70]),
-    ('stop_v', 'onum', 53.0, [10, 70]),
-    ('start_load_w', 'onum', None, [0, 1000000]),
-    ('stop_load_w', 'onum', None, [0, 1000000]),
-    ('start_delay_s', 'int', 60, [0, 86400]),
-    ('min_run_s', 'int', 1800, [0, 86400]),
-    ('warmup_s', 'int', 60, [0, 3600]),
-    ('cooldown_s', 'int', 120, [0, 3600]),
-    ('crank_attempts', 'int', 3, [1, 10]),
-    ('crank_s', 'int', 8, [1, 60]),
-    ('crank_rest_s', 'int', 15, [1, 300]),
-    ('stop_timeout_s', 'int', 60, [5, 600]),
-    ('quiet_hours', 'ostr', None, None),     # "22:00-06:00"
-    ('quiet_override_soc', 'num', 15, [0, 100]),
-    ('exercise_days', 'int', 14, [0, 365]),   # 0 = never
-    ('exercise_s', 'int', 900, [60, 14400]),
-    ('exercise_hour', 'int', 10, [0, 23]),
-    ('service_hours', 'int', 250, [0, 100000]),  # 0 = no service alarm
-    ('max_run_s', 'int', 14400, [0, 604800]),   # 0 = no limit
-    ('stop_taper_c', 'num', 0.02, [0, 1]),      # 0 = no taper stop
-    ('stop_taper_s', 'int', 600, [0, 86400]),
-    ('max_charge_s', 'int', 10800, [0, 604800]),
-    ('pv_stop_s', 'int', 900, [0, 86400]),      # 0 = never stop for PV
-    ('bms_warn_start', 'bool', True, None),
-    ('bms_min_run_s', 'int', 3600, [0, 86400]),
-    ('grid_loss_start_s', 'oint', None, [0, 86400]),  # null = grid loss alone never starts it
-    ('fuel_prevent_pct', 'num', 10, [0, 100]),
-    ('fuel_stop_pct', 'num', 5, [0, 100]),
-    ('on_comm_loss', 'str', 'keep', ('keep', 'stop', 'start')),
-    ('rated_kw', 'num', 20, [1, 5000]),
-    ('fuel_f0', 'num', 0.08415, [0, 1]),        # l/h per kW rated (HOMER F0)
-    ('fuel_f1', 'num', 0.246, [0, 1]),          # l/h per kW out (HOMER F1)
-)
-_DISPATCH = (
-    ('reserve_soc', 'num', 40, [0, 100]),
-    ('grid_charge_soc', 'num', 80, [0, 100]),
-)
-_TOU = (
-    ('from', 'str', REQUIRED, None),
-    ('to', 'str', REQUIRED, None),
-    ('kind', 'str', REQUIRED, ('offpeak', 'shoulder', 'peak')),
-    ('price', 'onum', None, [0, 1000]),
-)
-_LOAD = (
-    ('name', 'str', REQUIRED, None),
-    ('pin', 'int', REQUIRED, [0, 48]),
-    ('priority', 'int', 1, [1, 16]),          # 1 is shed first
-    ('critical', 'bool', False, None),        # never shed by the controller
-    ('active_high', 'bool', True, None),      # pin level that closes the contactor
-    ('shed_v', 'onum', 46.0, [10, 70]),
-    ('restore_v', 'onum', 50.0, [10, 70]),
-    ('shed_soc', 'onum', 20, [0, 100]),
-    ('restore_soc', 'onum', 40, [0, 100]),
-    ('backup_s', 'oint', None, [0, 604800]),  # battery time allotted to this load
-    ('min_off_s', 'int', 300, [0, 86400]),
-)
-_ALARMS = (
-    ('batt_low_soc', 'num', 30, [0, 100]),
-    ('batt_crit_soc', 'num', 15, [0, 100]),
-    ('batt_low_v', 'num', 46.5, [10, 70]),
-    ('batt_crit_v', 'num', 45.0, [10, 70]),
-    ('batt_temp_c', 'num', 45, [0, 100]),
-    ('delay_s', 'int', 10, [0, 3600]),
-)
-_CONSOLE = (
-    ('enabled', 'bool', True, None),
-    ('pin', 'ostr', None, None),               # asked once a session before a change
-    ('timeout_s', 'int', 300, [30, 3600]),     # idle time that ends a session
-)
-_TOP = (
-    ('site_id', 'str', REQUIRED, None),
-    ('poll_s', 'num', 2, [0.2, 3600]),
-    ('utc_offset_min', 'int', 0, [-720, 840]),   # local time for quiet hours and TOU
-    ('persist_s', 'int', 600, [10, 86400]),      # counters to flash at most this often
-)
-_TOP_KEYS = ('site_id', 'poll_s', 'utc_offset_min', 'persist_s', 'buses', 'devices',
-             'mqtt', 'generator', 'dispatch', 'loads', 'alarms', 'console')
 
 
-_TOP_NAMES = [f[0] for f in _TOP]
+def _rows(name):
+    # The rows of section `name`, split one at a time: validating never
+    # holds more than a row of the schema unpacked.
+    name = '@' + name + '\n'
+    for s in _SCHEMA:
+        i = s.find(name)
+        if i >= 0:
+            break
+    i += len(name)
+    while s[i] != '@':
+        j = s.index('\n', i)
+        yield s[i:j].split(' ')
+        i = j + 1
 
 
-def _type_ok(kind, v):
-    if kind[0] == 'o':      # optional: null allowed
-        if v is None:
-            return True
-        kind = kind[1:]
-    if kind == 'bool':
-        return v is True or v is False
-    if v is True or v is False:
-        return False
-    if kind == 'int':
-        return isinstance(v, int)
-    if kind == 'pin':
-        return v is None or isinstance(v, int)
-    if kind == 'num':
-        return isinstance(v, (int, float))
-    if kind == 'str':
-        return isinstance(v, str)
-    return False
-
-
-_KIND_WORD = {'int': 'an integer', 'num': 'a number', 'str': 'a string',
-              'bool': 'true or false', 'pin': 'a pin number or null',
-              'oint': 'an integer or null', 'onum': 'a number or null',
-              'ostr': 'a string or null'}
-
-
-def _fields(src, specs, path, extra=()):
-    """Check `src` (a dict) against specs; return a new dict with defaults."""
+def _fields(src, name, path):
+    """Check `src` (a dict) against section `name`; return a new dict with defaults."""
     if not isinstance(src, dict):
         raise ConfigError(path or '(top)', 'must be an object')
-    allowed = [s[0] for s in specs] + list(extra)
+    pre = path + '.' if path else ''
+    allowed = []
+    for r in _rows(name):
+        allowed.append(r[0])
+    # Keyword names are qstrs in MicroPython: passing the keys as keywords
+    # interns them, and the rows split again below then give back those
+    # shared qstrs. So the config the app keeps holds no str of its own per
+    # key and dict, and later validations (the console's) allocate no keys.
+    dict(**dict.fromkeys(allowed))
     for k in src:
         if k not in allowed:
-            raise ConfigError(_join(path, k), 'unknown key (allowed: %s)' % ', '.join(allowed))
+            raise ConfigError(pre + k, 'unknown key (allowed: %s)' % ', '.join(allowed))
     out = {}
-    for key, kind, default, check in specs:
-        p = _join(path, key)
+    for key, kind, default, *check in _rows(name):
+        p = pre + key
+        if kind == '-':
+            continue
         if key not in src:
-            if default is REQUIRED:
+            if default == '!':
                 raise ConfigError(p, 'missing')
-            out[key] = default
+            out[key] = json.loads(default)
             continue
         v = src[key]
-        if not _type_ok(kind, v):
-            raise ConfigError(p, 'must be %s, got %s' % (_KIND_WORD[kind], _show(v)))
-        if check is not None and v is not None:
-            if isinstance(check, list):
-                if not (check[0] <= v <= check[1]):
-                    raise ConfigError(p, 'must be %s..%s, got %s' % (check[0], check[1], _show(v)))
-            elif v not in check:
-                raise ConfigError(p, 'must be one of %s, got %s'
-                                  % (', '.join([str(c) for c in check]), _show(v)))
-        if kind in ('str', 'ostr') and v == '':
+        b = v is True or v is False     # bools are ints to isinstance()
+        if not (v is None and kind in 'pINS' or (b if kind == 'b' else not b and isinstance(
+                v, int if kind in 'iIp' else (int, float) if kind in 'nN' else str))):
+            w = 'an integer|a number|a string|true or false|a pin number or null'.split('|')[
+                'insbp'.index(kind.lower())]
+            raise ConfigError(p, 'must be %s, got %s' % (w + ' or null' if kind in 'INS' else w,
+                                                          _show(v)))
+        if check and v is not None:
+            c = check[0]
+            if '..' in c:
+                lo, hi = c.split('..')
+                if not (json.loads(lo) <= v <= json.loads(hi)):
+                    raise ConfigError(p, 'must be %s, got %s' % (c, _show(v)))
+            elif str(v) not in c.split(','):    # baud rates are ints
+                raise ConfigError(p, 'must be one of %s, got %s' % (c.replace(',', ', '), _show(v)))
+        if kind in 'sS' and v == '':
             raise ConfigError(p, 'must not be empty')
         out[key] = v
     return out
 
 
-def _join(path, key):
-    return key if not path else path + '.' + key
+def _items(v, path, what):
+    # A list of objects of section `path`: yields each one's path and fields.
+    if not isinstance(v, list):
+        raise ConfigError(path, 'must be ' + what)
+    for i in range(len(v)):
+        p = '%s[%d]' % (path, i)
+        yield p, _fields(v[i], path, p)
 
 
 def _show(v):
@@ -236,32 +240,37 @@ def _show(v):
     return s if len(s) <= 40 else s[:37] + '...'
 
 
-def _name_ok(s, chars, maxlen):
+def _name_ok(s, maxlen, more):
+    # ASCII letters, digits and the characters of `more` (isalpha() would
+    # let CPython take non-ASCII letters).
     if not 1 <= len(s) <= maxlen:
         return False
     for c in s:
-        if c not in chars:
+        if not ('a' <= c <= 'z' or 'A' <= c <= 'Z' or '0' <= c <= '9' or c in more):
             return False
     return True
 
 
 def _new_name(name, taken, path, what):
-    if not _name_ok(name, NAME_CHARS, 16):
+    if not _name_ok(name, 16, '-_'):
         raise ConfigError(path + '.name', 'use 1..16 letters, digits, "-" or "_", got %s'
                           % _show(name))
     if name in taken:
         raise ConfigError(path + '.name', 'duplicate %s name %s' % (what, _show(name)))
+    taken.append(name)
+
+
+def _above(c, path, lo, hi):
+    if c[lo] is not None and c[hi] is not None and c[hi] <= c[lo]:
+        raise ConfigError(path + '.' + hi, 'must be above %s (%s), got %s' % (lo, c[lo], c[hi]))
 
 
 def validate(raw):
     """Return the full config (defaults filled in) or raise ConfigError."""
     if not isinstance(raw, dict):
         raise ConfigError('(top)', 'must be a JSON object')
-    for k in raw:
-        if k not in _TOP_KEYS:
-            raise ConfigError(k, 'unknown key (allowed: %s)' % ', '.join(_TOP_KEYS))
-    cfg = _fields({k: raw[k] for k in raw if k in _TOP_NAMES}, _TOP, '')
-    if not _name_ok(cfg['site_id'], SITE_CHARS, 32):
+    cfg = _fields(raw, 'top', '')
+    if not _name_ok(cfg['site_id'], 32, '-_.'):
         raise ConfigError('site_id', 'use 1..32 letters, digits, "-", "_" or ".", got %s'
                           % _show(cfg['site_id']))
 
@@ -273,27 +282,24 @@ def validate(raw):
     cfg['buses'] = {}
     for name in buses:
         p = 'buses.' + name
-        if not _name_ok(name, NAME_CHARS, 16):
+        if not _name_ok(name, 16, '-_'):
             raise ConfigError(p, 'bus names use 1..16 letters, digits, "-" or "_"')
         b = buses[name]
         if not isinstance(b, dict):
             raise ConfigError(p, 'must be an object')
-        kind = _fields({'kind': b['kind']} if 'kind' in b else {}, _BUS_COMMON, p)['kind']
-        bc = _fields(b, _BUS[kind], p, ('kind',))
+        kind = _fields({'kind': b['kind']} if 'kind' in b else {}, 'bus', p)['kind']
+        bc = _fields(b, kind, p)
         bc['kind'] = kind
         cfg['buses'][name] = bc
 
     devices = raw.get('devices')
     if devices is None:
         raise ConfigError('devices', 'missing')
-    if not isinstance(devices, list):
-        raise ConfigError('devices', 'must be a list')
     names = []
     units = []
+    gensets = []
     cfg['devices'] = []
-    for i, d in enumerate(devices):
-        p = 'devices[%d]' % i
-        dc = _fields(d, _DEVICE, p)
+    for p, dc in _items(devices, 'devices', 'a list'):
         _new_name(dc['name'], names, p, 'device')
         if dc['bus'] not in cfg['buses']:
             raise ConfigError(p + '.bus', 'no bus named %s (buses: %s)'
@@ -304,26 +310,74 @@ def validate(raw):
         if key in units:
             raise ConfigError(p + '.unit', 'unit %d already used on bus %s'
                               % (dc['unit'], _show(dc['bus'])))
-        if dc['profile'] in METERS:
+        if dc['profile'].startswith('eastron'):     # the meters (sdm630, sdm120)
             if dc['role'] is None:
                 dc['role'] = 'grid'
         elif dc['role'] is not None:
             raise ConfigError(p + '.role', 'only meters take a role, %s is not a meter'
                               % _show(dc['profile']))
-        names.append(dc['name'])
+        if dc['profile'] == 'dse_gencomm':
+            gensets.append(dc['name'])
         units.append(key)
         cfg['devices'].append(dc)
 
-    cfg['mqtt'] = _fields(raw.get('mqtt', {}), _MQTT, 'mqtt')
-    cfg['generator'] = _generator(raw.get('generator', {}), cfg)
-    cfg['dispatch'] = _dispatch(raw.get('dispatch', {}))
-    cfg['loads'] = _loads(raw.get('loads', []))
-    cfg['alarms'] = _fields(raw.get('alarms', {}), _ALARMS, 'alarms')
-    cfg['console'] = _fields(raw.get('console', {}), _CONSOLE, 'console')
+    cfg['mqtt'] = _fields(raw.get('mqtt', {}), 'mqtt', 'mqtt')
+
+    cfg['generator'] = _generator(raw.get('generator', {}), gensets)
+
+    dr = raw.get('dispatch', {})
+    cfg['dispatch'] = d = _fields(dr, 'dispatch', 'dispatch')
+    d['tou'] = []
+    for p, w in _items(dr.get('tou', []), 'dispatch.tou', 'a list of windows'):
+        w['from_min'] = hhmm(w['from'], p + '.from')
+        w['to_min'] = hhmm(w['to'], p + '.to')
+        d['tou'].append(w)
+
+    names = []
+    cfg['loads'] = []
+    for p, lc in _items(raw.get('loads', []), 'loads', 'a list'):
+        _new_name(lc['name'], names, p, 'load')
+        _above(lc, p, 'shed_v', 'restore_v')
+        _above(lc, p, 'shed_soc', 'restore_soc')
+        cfg['loads'].append(lc)
+
+    cfg['alarms'] = _fields(raw.get('alarms', {}), 'alarms', 'alarms')
+    cfg['console'] = _fields(raw.get('console', {}), 'console', 'console')
     pin = cfg['console']['pin']
     if pin is not None and not (4 <= len(pin) <= 12 and pin.isdigit()):
         raise ConfigError('console.pin', 'must be 4..12 digits')
     return cfg
+
+
+def _generator(raw, gensets):
+    g = _fields(raw, 'generator', 'generator')
+    p = 'generator.'
+    if g['control'] == 'dse':
+        if g['device'] is None:
+            if not gensets and 'control' in raw:
+                raise ConfigError(p + 'device', 'control "dse" needs a dse_gencomm device')
+            g['device'] = gensets[0] if gensets else None
+            if not gensets:
+                g['control'] = 'none'      # no genset configured, nothing to control
+        elif g['device'] not in gensets:
+            raise ConfigError(p + 'device', 'no dse_gencomm device named %s' % _show(g['device']))
+    elif g['control'] == 'relay' and g['relay_pin'] is None:
+        raise ConfigError(p + 'relay_pin', 'control "relay" needs the start relay pin')
+    _above(g, 'generator', 'start_soc', 'stop_soc')
+    _above(g, 'generator', 'start_v', 'stop_v')
+    if g['start_load_w'] is not None and g['stop_load_w'] is None:
+        g['stop_load_w'] = 0.8 * g['start_load_w']
+    if g['fuel_stop_pct'] > g['fuel_prevent_pct']:
+        raise ConfigError(p + 'fuel_stop_pct', 'must not be above fuel_prevent_pct (%s)'
+                          % g['fuel_prevent_pct'])
+    q = g['quiet_hours']
+    p += 'quiet_hours'
+    if q is not None:
+        if len(q) != 11 or q[5] != '-':
+            raise ConfigError(p, 'must be "HH:MM-HH:MM", got %s' % _show(q))
+        q = (hhmm(q[:5], p), hhmm(q[6:], p))
+    g['quiet'] = q
+    return g
 
 
 def hhmm(text, path):
@@ -336,74 +390,6 @@ def hhmm(text, path):
     if h > 23 or m > 59:
         raise ConfigError(path, 'must be a time of day 00:00..23:59, got %s' % _show(text))
     return h * 60 + m
-
-
-def _generator(raw, cfg):
-    g = _fields(raw, _GENERATOR, 'generator')
-    gensets = [d['name'] for d in cfg['devices'] if d['profile'] == 'dse_gencomm']
-    if g['control'] == 'dse':
-        if g['device'] is None:
-            if not gensets and 'control' in raw:
-                raise ConfigError('generator.device', 'control "dse" needs a dse_gencomm device')
-            g['device'] = gensets[0] if gensets else None
-            if not gensets:
-                g['control'] = 'none'      # no genset configured, nothing to control
-        elif g['device'] not in gensets:
-            raise ConfigError('generator.device', 'no dse_gencomm device named %s' % _show(g['device']))
-    elif g['control'] == 'relay' and g['relay_pin'] is None:
-        raise ConfigError('generator.relay_pin', 'control "relay" needs the start relay pin')
-    if g['stop_soc'] <= g['start_soc']:
-        raise ConfigError('generator.stop_soc', 'must be above start_soc (%s), got %s'
-                          % (g['start_soc'], g['stop_soc']))
-    if g['start_v'] is not None and g['stop_v'] is not None and g['stop_v'] <= g['start_v']:
-        raise ConfigError('generator.stop_v', 'must be above start_v (%s), got %s'
-                          % (g['start_v'], g['stop_v']))
-    if g['start_load_w'] is not None and g['stop_load_w'] is None:
-        g['stop_load_w'] = 0.8 * g['start_load_w']
-    if g['fuel_stop_pct'] > g['fuel_prevent_pct']:
-        raise ConfigError('generator.fuel_stop_pct', 'must not be above fuel_prevent_pct (%s)'
-                          % g['fuel_prevent_pct'])
-    q = g['quiet_hours']
-    if q is not None:
-        if len(q) != 11 or q[5] != '-':
-            raise ConfigError('generator.quiet_hours', 'must be "HH:MM-HH:MM", got %s' % _show(q))
-        g['quiet'] = (hhmm(q[:5], 'generator.quiet_hours'), hhmm(q[6:], 'generator.quiet_hours'))
-    else:
-        g['quiet'] = None
-    return g
-
-
-def _dispatch(raw):
-    d = _fields(raw, _DISPATCH, 'dispatch', ('tou',))
-    tou = raw.get('tou', []) if isinstance(raw, dict) else []
-    if not isinstance(tou, list):
-        raise ConfigError('dispatch.tou', 'must be a list of windows')
-    d['tou'] = []
-    for i, w in enumerate(tou):
-        p = 'dispatch.tou[%d]' % i
-        wc = _fields(w, _TOU, p)
-        wc['from_min'] = hhmm(wc['from'], p + '.from')
-        wc['to_min'] = hhmm(wc['to'], p + '.to')
-        d['tou'].append(wc)
-    return d
-
-
-def _loads(raw):
-    if not isinstance(raw, list):
-        raise ConfigError('loads', 'must be a list')
-    out = []
-    names = []
-    for i, l in enumerate(raw):
-        p = 'loads[%d]' % i
-        lc = _fields(l, _LOAD, p)
-        _new_name(lc['name'], names, p, 'load')
-        for lo, hi in (('shed_v', 'restore_v'), ('shed_soc', 'restore_soc')):
-            if lc[lo] is not None and lc[hi] is not None and lc[hi] <= lc[lo]:
-                raise ConfigError(p + '.' + hi, 'must be above %s (%s), got %s'
-                                  % (lo, lc[lo], lc[hi]))
-        names.append(lc['name'])
-        out.append(lc)
-    return out
 
 
 def loads(text):

@@ -34,12 +34,10 @@ class Console:
         self._esc = 0            # inside an ANSI escape sequence (arrow keys)
         self._cr = False
         self.closed = False      # stdin at end of file: nobody can type
-        self.active = False      # a session: input seen within timeout_ms
+        self.active = True       # a session: made when a byte arrives, ends idle or at `exit`
         self.unlocked = False
         self.pending = None      # a changing command waiting for the PIN
-        self.pin_wrong = 0
-        self.pin_locked_at = None
-        self._t_input = None
+        self._t_input = ticks_ms()
         self.watching = False
         self.cfg_pending = None  # config edits not saved yet (raw JSON)
         self.cfg_changed = []    # their keys
@@ -160,23 +158,27 @@ class Console:
             from firmware.app import forget
             forget('firmware.console_cmd')
 
+    # Wrong PINs are counted on the App, so that ending a session (which
+    # unloads this module) does not clear a lock-out.
     def pin_locked(self, now):
-        if self.pin_locked_at is not None:
-            if ticks_diff(now, self.pin_locked_at) < PIN_LOCK_MS:
+        app = self.app
+        if app.pin_locked_at is not None:
+            if ticks_diff(now, app.pin_locked_at) < PIN_LOCK_MS:
                 return True
-            self.pin_locked_at = None
-            self.pin_wrong = 0
+            app.pin_locked_at = None
+            app.pin_wrong = 0
         return False
 
     def check_pin(self, text, now):
         """True when `text` is the PIN; counts wrong ones and locks out."""
         if self.pin_locked(now):
             return False
+        app = self.app
         if text == self.pin:
-            self.pin_wrong = 0
+            app.pin_wrong = 0
             self.unlocked = True
             return True
-        self.pin_wrong += 1
-        if self.pin_wrong >= _PIN_TRIES:
-            self.pin_locked_at = now
+        app.pin_wrong += 1
+        if app.pin_wrong >= _PIN_TRIES:
+            app.pin_locked_at = now
         return False

@@ -54,7 +54,7 @@ def line(con, text):
         if con.check_pin(text, now):
             print('unlocked for this session')
             _run(con, cmd, now)
-        elif con.pin_locked_at is not None:
+        elif con.app.pin_locked_at is not None:
             print('wrong PIN: no PIN taken for %d s' % pin_wait(con, now))
         else:
             print('wrong PIN: nothing changed')
@@ -65,7 +65,7 @@ def line(con, text):
 
 def pin_wait(con, now):
     from firmware.console import PIN_LOCK_MS
-    return max(0, PIN_LOCK_MS - ticks_diff(now, con.pin_locked_at)) // 1000 + 1
+    return max(0, PIN_LOCK_MS - ticks_diff(now, con.app.pin_locked_at)) // 1000 + 1
 
 
 def _run(con, text, now):
@@ -101,3 +101,4 @@ def _run(con, text, now):
         from firmware.app import forget
         forget(mod)
         forget('firmware.con_help')
+        forget('firmware.cfgedit')

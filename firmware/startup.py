@@ -2,6 +2,7 @@
 # the buses, making every part of the App and restoring the saved state.
 # Needed once at start-up, so firmware.app unloads this module afterwards.
 import gc
+import sys
 from firmware.compat import ticks_ms
 from firmware.app import forget, VERSION
 
@@ -10,7 +11,7 @@ def load_config(path, lkg):
     """The config to run on and a warning (None when the primary loaded).
     Raises ConfigError when neither the config nor its last good copy is
     valid: the controller must not run on a half-valid config. The schema
-    module is unloaded afterwards: ~18 KB of heap the loop does not need."""
+    module is unloaded afterwards: heap the loop does not need."""
     from firmware import config as config_mod
     try:
         try:
@@ -47,20 +48,29 @@ def build(cfg):
     return buses, devices, Poller(devices)
 
 
-def preload(cfg):
-    """Load the modules with the largest code first, while the heap is
-    still in one piece: loading an .mpy needs contiguous blocks, which a
-    heap already scattered with long-lived objects may no longer have."""
-    kinds = [b['kind'] for b in cfg['buses'].values()]
-    if 'uart' in kinds or 'rtu_tcp' in kinds:
-        from firmware.hw import rtu
-        rtu.serial_class()
+def preload():
+    """Load the modules with the largest code first, before the config: the
+    heap is then still in one piece (loading an .mpy needs contiguous
+    blocks), and the config's schema and check, loaded and freed after
+    them, leave one large hole instead of many small ones among code."""
+    from firmware.hw import rtu
+    rtu.serial_class()
     from firmware import generator, alarms, dispatch, counters, poller, site  # noqa: F401
+
+
+def _drop_unused(cfg):
+    kinds = [b['kind'] for b in cfg['buses'].values()]
+    if 'uart' not in kinds and 'rtu_tcp' not in kinds:     # Modbus TCP only
+        for name in [m for m in sys.modules if m.startswith('umodbus')]:
+            forget(name)
+        forget('firmware.hw.rtu')
+        forget('firmware.hw.umodbus_lean')
 
 
 def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path):
     """Fill a new App: every part, the saved state, the uplink."""
-    preload(cfg)
+    preload()           # a no-op when load_config() did it
+    _drop_unused(cfg)
     from firmware import site
     from firmware.generator import Generator
     from firmware.dispatch import Dispatch
@@ -73,35 +83,42 @@ def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path):
     self.state_path = state_path
     self.cfg_path = cfg_path
     self.cfg_lkg_path = cfg_lkg_path
+    self.cfg_on_flash_changed = False   # config.json saved since start (not running yet)
     self.version = VERSION
     self.t_start = ticks_ms()
     # The objects with the largest attribute tables first, while the
     # heap still has contiguous room for them.
     self.gen = Generator(cfg['generator'], cfg['utc_offset_min'])
     self.counters = Counters(cfg['generator'])
+    # Each config section goes back to the heap as soon as its part is
+    # built (the part keeps what it uses): start-up is the heap's peak.
     self.buses, self.devices, self.poller = build(cfg)
+    del cfg['buses']
+    del cfg['devices']
+    gc.collect()
     self.snap = site.new(self.devices)
     self._site = site
-    self.dispatch = Dispatch(cfg['dispatch'], cfg['utc_offset_min'],
+    self.dispatch = Dispatch(cfg.pop('dispatch'), cfg['utc_offset_min'],
                              [d.values for d in self.devices if d.kind == 'bms'])
-    self.shedding = Shedding(cfg['loads'])
+    self.shedding = Shedding(cfg.pop('loads'))
     self.decision = self.dispatch.d
     self.actuators = actuators.build(cfg, self.devices, self.gen, self.shedding)
-    self.alarms = Alarms(cfg['alarms'], [d.name for d in self.devices])
-    from firmware.store import Persist
+    self.alarms = Alarms(cfg.pop('alarms'), [d.name for d in self.devices])
+    from firmware.persist import Persist
     self.persist = Persist(cfg['persist_s'])
     self.state_note = restore(self)
+    forget('firmware.store')
     from firmware.eventlog import EventLog
     self.elog = EventLog()
     self.notes = []             # (text, who): changes made by a person
     self.reboot_requested = False
     self.uplink = None
-    if cfg['mqtt']['enabled']:
+    mcfg = cfg.pop('mqtt')
+    if mcfg['enabled']:
         from firmware.uplink import Uplink
-        self.uplink = Uplink(self, cfg['mqtt'], cfg['site_id'])
-    # What only start-up needed goes back to the heap.
-    del cfg['buses']
-    del cfg['devices']
+        self.uplink = Uplink(self, mcfg, cfg['site_id'])
+    self.pin_wrong = 0              # the console's wrong PINs in a row (kept across sessions)
+    self.pin_locked_at = None
     self._saved = (self.gen.state, self.gen.mode, self.shedding.n_shed)
     self.save_errors = 0
     self._last = None

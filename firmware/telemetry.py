@@ -17,7 +17,7 @@ DEADBANDS = (
 class Telemetry:
     def __init__(self, period_s, seq=0):
         self.period_ms = period_s * 1000
-        self.seq = seq              # the last seq sent (persisted by the app)
+        self.seq = seq              # the last seq sent (reserved on flash by the uplink)
         self._last = {}             # field -> value last sent
         self._last_ctl = None
         self._t = None              # ticks of the last record

@@ -10,6 +10,7 @@ from firmware.commands import Verifier, result
 from firmware.telemetry import Telemetry
 from firmware.ring import Ring
 
+SEQ_BLOCK = 256          # telemetry seqs reserved on flash at a time (one write per block)
 REPLAY_PER_TICK = 8      # records replayed a cycle: catching up never starves the loop
 STATE_S = 600            # the retained state at least this often
 CMDS_PER_TICK = 2
@@ -28,12 +29,39 @@ class Uplink:
             pass
         self.rings = (('telemetry', Ring(spool, 'tel', 4096, 16)),
                       ('event', Ring(spool, 'ev', 4096, 8)))
+        # A restart, even a power cut, must never reuse a seq (receivers
+        # drop a seq they have seen): seqs are reserved on flash a block
+        # ahead, and a restart begins after the last reservation.
+        self._seq_path = spool + '/seq'
+        self.tel.seq = self._read_seq()
+        self._reserved = 0
+        self._reserve()
         self.inbox = []
         self.force = False
         self._connects = 0          # link.connects when state/alarms were last sent
         self._alarms_dirty = True
         self._state_key = None      # (gen state, mode) last sent
         self._state_t = None
+
+    def _read_seq(self):
+        try:
+            with open(self._seq_path) as f:
+                v = int(f.read())
+            return v if v > 0 else 0
+        except (OSError, ValueError):
+            return 0
+
+    def _reserve(self):
+        r = self.tel.seq + SEQ_BLOCK
+        try:
+            tmp = self._seq_path + '.tmp'
+            with open(tmp, 'w') as f:
+                f.write(str(r))
+            import os
+            os.rename(tmp, self._seq_path)
+            self._reserved = r
+        except OSError:
+            self._reserved = self.tel.seq + 1      # try again with the next record
 
     def _incoming(self, payload):
         if len(self.inbox) < 8:     # a flood waits at the broker, not here
@@ -131,7 +159,32 @@ class Uplink:
         if name == 'telemetry_now':
             self.force = True
             return None
+        if name == 'config_set':
+            return self._config_set(args['key'], args['value'])
+        if name == 'reboot':
+            a.reboot_requested = True      # after this cycle: the result goes out first
+            return None
         return '%s is not available in this firmware yet' % name
+
+    def _config_set(self, key, value):
+        """Check the change against the whole schema, then save it (the
+        running config kept as the last known good); a reboot applies it."""
+        a = self.app
+        from firmware import cfgedit
+        from firmware.app import forget
+        try:
+            raw = cfgedit.with_change(cfgedit.read(a.cfg_path), key, value)
+            full, err = cfgedit.validate(raw)
+            if err is not None:
+                return err
+            del full
+            cfgedit.save(a, raw)
+            a.note('config set %s = %s' % (key, cfgedit.masked(key, value)), 'mqtt')
+            return None
+        except (OSError, ValueError) as e:
+            return 'config not changed: %s' % e
+        finally:
+            forget('firmware.cfgedit')
 
     def _commands(self, ts):
         for _ in range(CMDS_PER_TICK):
@@ -163,6 +216,8 @@ class Uplink:
         if self.force or self.tel.due(now, snap, ctl, ticks_diff):
             self.force = False
             self._send(0, self.tel.record(now, snap, g.mode, g.state_name, shed))
+            if self.tel.seq >= self._reserved:
+                self._reserve()
         if link.up:
             self._retained(now, ts)
         if link.up:

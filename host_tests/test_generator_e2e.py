@@ -32,15 +32,17 @@ class Firmware:
     # not fail or pass on the heap's last kilobyte.
     HEAP = "256k"
 
-    def __init__(self, tmp, cfg, pins_file=None):
+    def __init__(self, tmp, cfg, pins_file=None, flash=None):
         path = os.path.join(tmp, "fw-config.json")
         with open(path, "w") as f:
             json.dump(cfg, f)
         cmd = [sys.executable, os.path.join(ROOT, "tools", "host_run.py"), "--config", path,
-               "--dir", os.path.join(tmp, "flash"), "--heap", self.HEAP]
+               "--dir", flash or os.path.join(tmp, "flash"), "--heap", self.HEAP]
         if pins_file:
             cmd += ["--pins-file", pins_file]
-        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # Its own process group, so that kill() takes the firmware with it.
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  start_new_session=True)
         self.lines = []
         self.q = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -58,7 +60,14 @@ class Firmware:
             time.sleep(0.1)
         return False
 
+    def kill(self):
+        """A power cut: host_run and the firmware die at once, nothing saved."""
+        os.killpg(self.p.pid, signal.SIGKILL)
+        self.p.wait(timeout=10)
+
     def stop(self):
+        if self.p.poll() is not None:
+            return
         self.p.send_signal(signal.SIGTERM)
         try:
             self.p.wait(timeout=15)

@@ -24,8 +24,10 @@ class Operator:
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="noc-e2e",
                              clean_session=False)
         self.c.on_message = lambda c, u, m: self.q.put((m.topic, m.payload.decode()))
+        # (Re)subscribe on every connect: a broker restarted without
+        # persistence has forgotten the subscription.
+        self.c.on_connect = lambda c, u, f, rc, p: c.subscribe("sites/BTS-0042/#", qos=1)
         self.c.connect("127.0.0.1", port, keepalive=60)
-        self.c.subscribe("sites/BTS-0042/#", qos=1)
         self.c.loop_start()
         self.all = []
 

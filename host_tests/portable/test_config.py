@@ -209,3 +209,116 @@ def test_dispatch_tou_and_loads():
     raw = ex()
     raw['loads'] = [{'name': 'a'}]
     assert refused(raw) == 'loads[0].pin: missing'
+
+
+def same(a, b):
+    # Equal and of the same type all the way down: a default of 46.0 must
+    # not come back as 46, nor 30 as 30.0 or None as a string.
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return sorted(a) == sorted(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def test_section_defaults_and_their_types():
+    raw = ex()
+    raw['loads'] = [{'name': 'a', 'pin': 5}]
+    cfg = C.validate(raw)
+    assert same(cfg['generator'], {
+        'control': 'dse', 'device': 'genset', 'relay_pin': None, 'run_pin': None, 'mode': 'auto',
+        'start_soc': 30, 'stop_soc': 90, 'start_v': 46.0, 'stop_v': 53.0, 'start_load_w': None,
+        'stop_load_w': None, 'start_delay_s': 60, 'min_run_s': 1800, 'warmup_s': 60, 'cooldown_s': 120,
+        'crank_attempts': 3, 'crank_s': 8, 'crank_rest_s': 15, 'stop_timeout_s': 60, 'quiet_hours': None,
+        'quiet_override_soc': 15, 'exercise_days': 14, 'exercise_s': 900, 'exercise_hour': 10,
+        'service_hours': 250, 'max_run_s': 14400, 'stop_taper_c': 0.02, 'stop_taper_s': 600,
+        'max_charge_s': 10800, 'pv_stop_s': 900, 'bms_warn_start': True, 'bms_min_run_s': 3600,
+        'grid_loss_start_s': None, 'fuel_prevent_pct': 10, 'fuel_stop_pct': 5, 'on_comm_loss': 'keep',
+        'rated_kw': 20, 'fuel_f0': 0.08415, 'fuel_f1': 0.246, 'quiet': None}), cfg['generator']
+    assert same(cfg['loads'][0], {
+        'name': 'a', 'pin': 5, 'priority': 1, 'critical': False, 'active_high': True, 'shed_v': 46.0,
+        'restore_v': 50.0, 'shed_soc': 20, 'restore_soc': 40, 'backup_s': None, 'min_off_s': 300})
+    assert same(cfg['alarms'], {'batt_low_soc': 30, 'batt_crit_soc': 15, 'batt_low_v': 46.5,
+                                'batt_crit_v': 45.0, 'batt_temp_c': 45, 'delay_s': 10})
+    assert same(cfg['console'], {'enabled': True, 'pin': None, 'timeout_s': 300})
+    assert same(cfg['dispatch'], {'reserve_soc': 40, 'grid_charge_soc': 80, 'tou': []})
+    assert same(cfg['buses']['rs485'], {'uart': 2, 'baud': 9600, 'bits': 8, 'parity': 'none', 'stop': 1,
+                                        'tx': 17, 'rx': 16, 'de': 4, 'timeout_ms': 300, 'kind': 'uart'})
+    assert same(cfg['buses']['gw'], {'host': '127.0.0.1', 'port': 5020, 'baud': 9600, 'timeout_ms': 500,
+                                     'kind': 'rtu_tcp'})
+    assert same(cfg['devices'][0], {'name': 'mppt1', 'profile': 'epever_tracer', 'bus': 'gw', 'unit': 1,
+                                    'role': None, 'enabled': True, 'poll_every': 1})
+
+
+def test_unknown_key_lists_every_key_in_schema_order():
+    for where, want in (
+            ((), 'pol_s: unknown key (allowed: site_id, poll_s, utc_offset_min, persist_s, buses, '
+                  'devices, mqtt, generator, dispatch, loads, alarms, console)'),
+            (('buses', 'rs485'), 'buses.rs485.pol_s: unknown key (allowed: uart, baud, bits, parity, '
+                                 'stop, tx, rx, de, timeout_ms, kind)'),
+            (('buses', 'gw'), 'buses.gw.pol_s: unknown key (allowed: host, port, baud, timeout_ms, kind)'),
+            (('dispatch',), 'dispatch.pol_s: unknown key (allowed: reserve_soc, grid_charge_soc, tou)'),
+            (('generator',), 'generator.pol_s: unknown key (allowed: control, device, relay_pin, run_pin, '
+                             'mode, start_soc, stop_soc, start_v, stop_v, start_load_w, stop_load_w, '
+                             'start_delay_s, min_run_s, warmup_s, cooldown_s, crank_attempts, crank_s, '
+                             'crank_rest_s, stop_timeout_s, quiet_hours, quiet_override_soc, exercise_days, '
+                             'exercise_s, exercise_hour, service_hours, max_run_s, stop_taper_c, '
+                             'stop_taper_s, max_charge_s, pv_stop_s, bms_warn_start, bms_min_run_s, '
+                             'grid_loss_start_s, fuel_prevent_pct, fuel_stop_pct, on_comm_loss, rated_kw, '
+                             'fuel_f0, fuel_f1)')):
+        raw = ex()
+        d = raw
+        for k in where:
+            d = d.setdefault(k, {})
+        d['pol_s'] = 5
+        assert refused(raw) == want, refused(raw)
+
+
+def test_type_range_and_choice_messages():
+    for sec, key, v, msg in (
+            ('mqtt', 'user', 5, 'mqtt.user: must be a string or null, got 5'),
+            ('mqtt', 'tls', 1, 'mqtt.tls: must be true or false, got 1'),
+            ('mqtt', 'port', 1.0, 'mqtt.port: must be an integer, got 1.0'),
+            ('alarms', 'batt_low_v', True, 'alarms.batt_low_v: must be a number, got true'),
+            ('generator', 'relay_pin', 'x', 'generator.relay_pin: must be a pin number or null, got "x"'),
+            ('generator', 'start_v', 'x', 'generator.start_v: must be a number or null, got "x"'),
+            ('generator', 'grid_loss_start_s', 1.5,
+             'generator.grid_loss_start_s: must be an integer or null, got 1.5'),
+            ('mqtt', 'timeout_s', 0.1, 'mqtt.timeout_s: must be 0.5..60, got 0.1'),
+            ('generator', 'stop_taper_c', 2, 'generator.stop_taper_c: must be 0..1, got 2'),
+            ('generator', 'mode', 'on', 'generator.mode: must be one of auto, manual, off, got "on"'),
+            ('mqtt', 'host', '', 'mqtt.host: must not be empty'),
+            ('mqtt', 'user', '', 'mqtt.user: must not be empty')):
+        raw = ex()
+        raw.setdefault(sec, {})[key] = v
+        assert refused(raw) == msg, refused(raw)
+    raw = ex()
+    raw['utc_offset_min'] = -721
+    assert refused(raw) == 'utc_offset_min: must be -720..840, got -721'
+    raw = ex()
+    raw['devices'][1]['role'] = None
+    assert refused(raw) == 'devices[1].role: must be a string, got null'
+    raw = ex()
+    raw['buses']['rs485']['baud'] = 9601
+    assert refused(raw) == ('buses.rs485.baud: must be one of 1200, 2400, 4800, 9600, 19200, 38400, '
+                            '57600, 115200, got 9601')
+    raw = ex()
+    raw['buses']['rs485']['de'] = None
+    assert C.validate(raw)['buses']['rs485']['de'] is None
+
+
+def test_console_pin():
+    for pin, msg in (('12a4', 'console.pin: must be 4..12 digits'),
+                     ('123', 'console.pin: must be 4..12 digits'),
+                     (1234, 'console.pin: must be a string or null, got 1234'),
+                     ('', 'console.pin: must not be empty')):
+        raw = ex()
+        raw['console'] = {'pin': pin}
+        assert refused(raw) == msg, (pin, refused(raw))
+    raw = ex()
+    raw['console'] = {'pin': '4321', 'timeout_s': 60}
+    assert C.validate(raw)['console'] == {'enabled': True, 'pin': '4321', 'timeout_s': 60}
+    raw['console']['timeout_s'] = 5
+    assert refused(raw) == 'console.timeout_s: must be 30..3600, got 5'

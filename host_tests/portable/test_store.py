@@ -3,6 +3,7 @@
 import os
 from binascii import crc32
 from firmware import store
+from firmware import persist
 from helpers import raises, assert_no_alloc
 
 DIR = '/tmp'
@@ -255,16 +256,16 @@ def ticks(persist, seconds, changes=()):
 
 
 def test_persist_quiet_site_writes_once_per_period():
-    p = store.Persist(600)
+    p = persist.Persist(600)
     ticks(p, 1000)
     assert p.writes == 1                  # at 600 s; none at boot, none per tick
-    p = store.Persist(60)
+    p = persist.Persist(60)
     ticks(p, 1000)
     assert p.writes == 16                 # 60, 120 ... 960 s
 
 
 def test_persist_writes_a_change_at_once():
-    p = store.Persist(600)
+    p = persist.Persist(600)
     assert p.due(0, False) is False
     assert p.due(1000, True) is False     # within min_gap_s of boot
     assert p.due(5000, False) is True     # ... but not forgotten
@@ -277,21 +278,21 @@ def test_persist_writes_a_change_at_once():
 
 
 def test_persist_change_at_boot_is_due_at_once():
-    p = store.Persist(600)
+    p = persist.Persist(600)
     assert p.due(0, True) is True
 
 
 def test_persist_coalesces_a_burst_of_changes():
-    p = store.Persist(600, min_gap_s=5)
+    p = persist.Persist(600, min_gap_s=5)
     ticks(p, 100, changes=range(0, 100))      # a change every second for 100 s
     assert p.writes == 20                     # one per 5 s, not 100
-    p = store.Persist(600, min_gap_s=0)
+    p = persist.Persist(600, min_gap_s=0)
     ticks(p, 100, changes=range(0, 100))
     assert p.writes == 100
 
 
 def test_persist_check_allocates_nothing():
-    p = store.Persist(600)
+    p = persist.Persist(600)
     p.due(0, False)
 
     def checks(n):

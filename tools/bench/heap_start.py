@@ -20,7 +20,10 @@ STEP = ['import']
 def start():
     from firmware import app
     STEP[0] = 'config'
-    cfg, _ = app.load_config()
+    try:
+        cfg, _ = app.load_config(preload=True)     # as app.run() does
+    except TypeError:           # a tree from before preloading
+        cfg, _ = app.load_config()
     STEP[0] = 'App()'
     a = app.App(cfg)
     STEP[0] = 'import display'
