@@ -82,9 +82,15 @@ _SCHEMA = (
     'keepalive_s i 60 10..3600\n'
     'timeout_s n 5 0.5..60\n'            # longest any broker operation may stall the loop
     'telemetry_s i 60 1..86400\n'
+    'dev_s i 300 10..86400\n'           # each device's retained values at least this often
+    'spool_tel_kb i 64 8..1024\n'       # flash for telemetry while the link is down
+    'spool_ev_kb i 32 8..1024\n'        # and for events (kept longer: telemetry goes first)
     'cmd_key S null\n'                   # HMAC key of signed commands; null = none accepted
     'tls b false\n'
     'ca_file S null\n'                   # CA of the broker's certificate (PEM/DER) on flash
+    'ha_discovery b false\n'            # Home Assistant discovery messages
+    'ha_prefix s "homeassistant"\n'
+    'ha_commands b false\n'             # the generator as an (unsigned) HA switch
     '@',
     '@generator\n'
     'control s "dse" dse,relay,none\n'

@@ -29,6 +29,8 @@ class Link:
         self.base = '%s/%s' % (mcfg['prefix'], site_id)
         self.t_status = self.base + '/status'
         self.t_cmd = self.base + '/cmd'
+        self.t_ha = None            # Home Assistant's generator switch, when enabled
+        self.on_ha = None
         self.client_id = 'sc-' + site_id
         self.on_command = on_command
         self.up = False
@@ -65,6 +67,8 @@ class Link:
         c.connect()
         c.publish(self.t_status, b'online', retain=True, qos=1)
         c.subscribe(self.t_cmd, qos=1)
+        if self.t_ha is not None:
+            c.subscribe(self.t_ha, qos=1)
         self.up = True
         self.connects += 1
         self.backoff_ms = BACKOFF_MIN_MS
@@ -90,6 +94,8 @@ class Link:
     def _on_msg(self, topic, msg):
         if self.on_command is not None and topic == self.t_cmd.encode():
             self.on_command(msg)
+        elif self.on_ha is not None and topic == self.t_ha.encode():
+            self.on_ha(msg)
 
     # --- the loop's calls ------------------------------------------------
     def step(self, now=None):

@@ -16,9 +16,41 @@ STATE_S = 600            # the retained state at least this often
 CMDS_PER_TICK = 2
 
 
+def _reset_cause():
+    try:
+        import machine
+        c = machine.reset_cause()
+    except (ImportError, AttributeError):
+        return 'unknown'
+    names = {}
+    for n in ('PWRON_RESET', 'HARD_RESET', 'WDT_RESET', 'DEEPSLEEP_RESET', 'SOFT_RESET'):
+        if hasattr(machine, n):
+            names[getattr(machine, n)] = n[:-6].lower()
+    return names.get(c, str(c))
+
+
+def _file_hash(path):
+    """First 16 hex digits of the file's SHA-256: which config a site runs."""
+    try:
+        import hashlib
+        from binascii import hexlify
+        h = hashlib.sha256()
+        buf = bytearray(256)
+        with open(path, 'rb') as f:
+            while True:
+                n = f.readinto(buf)
+                if not n:
+                    break
+                h.update(buf[:n])
+        return hexlify(h.digest()).decode()[:16]
+    except OSError:
+        return None
+
+
 class Uplink:
     def __init__(self, app, mcfg, site_id, spool='spool'):
         self.app = app
+        self.site_id = site_id
         self.link = Link(mcfg, site_id, self._incoming)
         self.verifier = Verifier(mcfg['cmd_key']) if mcfg['cmd_key'] else None
         self.tel = Telemetry(mcfg['telemetry_s'])
@@ -27,8 +59,8 @@ class Uplink:
             os.mkdir(spool)
         except OSError:
             pass
-        self.rings = (('telemetry', Ring(spool, 'tel', 4096, 16)),
-                      ('event', Ring(spool, 'ev', 4096, 8)))
+        self.rings = (('telemetry', Ring(spool, 'tel', 4096, mcfg['spool_tel_kb'] // 4)),
+                      ('event', Ring(spool, 'ev', 4096, mcfg['spool_ev_kb'] // 4)))
         # A restart, even a power cut, must never reuse a seq (receivers
         # drop a seq they have seen): seqs are reserved on flash a block
         # ahead, and a restart begins after the last reservation.
@@ -36,12 +68,53 @@ class Uplink:
         self.tel.seq = self._read_seq()
         self._reserved = 0
         self._reserve()
+        self.dev_ms = mcfg['dev_s'] * 1000
+        n = len(app.devices)
+        self._dev_i = 0
+        self._dev_t = [None] * n        # ticks of each device's last dev/<name>
+        self._dev_online = [None] * n   # the online flag it said
+        self.reset_cause = _reset_cause()
+        self.config_hash = _file_hash(app.cfg_path)
         self.inbox = []
+        self.ha = mcfg['ha_discovery']
+        self.ha_prefix = mcfg['ha_prefix']
+        self.ha_commands = self.ha and mcfg['ha_commands']
+        self._ha_i = None           # the next discovery message after a connect
+        self.ha_inbox = []
+        if self.ha_commands:
+            self.link.t_ha = self.link.topic('ha/gen/set')
+            self.link.on_ha = self._incoming_ha
         self.force = False
         self._connects = 0          # link.connects when state/alarms were last sent
         self._alarms_dirty = True
         self._state_key = None      # (gen state, mode) last sent
         self._state_t = None
+
+    def _incoming_ha(self, payload):
+        if len(self.ha_inbox) < 2:
+            self.ha_inbox.append(payload)
+
+    def _discovery(self):
+        """One Home Assistant discovery message a cycle after each connect."""
+        from firmware import ha
+        from firmware.app import forget
+        try:
+            if self._ha_i >= ha.count():
+                self._ha_i = None
+                return
+            topic, payload = ha.message(self._ha_i, self.link.base, self.site_id,
+                                        self.ha_prefix, self.ha_commands, self.app.version)
+        finally:
+            forget('firmware.ha')
+        if self.link.client is not None and self._publish_abs(topic, payload):
+            self._ha_i += 1
+
+    def _publish_abs(self, topic, payload):
+        try:
+            self.link.client.publish(topic, payload, True, 1)
+            return True
+        except Exception:
+            return False
 
     def _read_seq(self):
         try:
@@ -104,26 +177,55 @@ class Uplink:
         g = a.gen
         link = self.link
         fresh = link.connects != self._connects
+        if fresh and self.ha:
+            self._ha_i = 0
+        if fresh:
+            for i in range(len(self._dev_t)):
+                self._dev_t[i] = None       # every dev/<name> again too
         if fresh or self._alarms_dirty:
             if link.publish('alarms', json.dumps(a.alarms.active()), True, 1):
                 self._alarms_dirty = False
             else:
                 return
-        key = (g.state, g.mode)
+        tel_ring = self.rings[0][1]
+        ev_ring = self.rings[1][1]
+        key = (g.state, g.mode, tel_ring.dropped, ev_ring.dropped)
         if fresh or key != self._state_key or self._state_t is None \
                 or ticks_diff(now, self._state_t) >= STATE_S * 1000:
             c = a.counters
             state = {'ts': ts, 'version': a.version, 'uptime_s': ticks_diff(now, a.t_start) // 1000,
+                     'reset_cause': self.reset_cause, 'config_hash': self.config_hash,
                      'gen_mode': g.mode, 'gen_ctl': g.state_name, 'lockout': g.lockout,
                      'gen_run_h': round(g.run_s / 3600, 2), 'gen_starts': g.starts,
                      'diesel_l': c.diesel_l, 'pv_kwh': c.pv_kwh, 'grid_kwh': c.grid_kwh,
-                     'gen_kwh': c.gen_kwh, 'load_kwh': c.load_kwh, 'shed_min': c.shed_min}
+                     'gen_kwh': c.gen_kwh, 'load_kwh': c.load_kwh, 'shed_min': c.shed_min,
+                     'dropped_telemetry': tel_ring.dropped, 'dropped_events': ev_ring.dropped}
             if link.publish('state', json.dumps(state), True, 1):
                 self._state_key = key
                 self._state_t = now
             else:
                 return
         self._connects = link.connects
+
+    def _device(self, now, ts):
+        """dev/<name>, retained: one device a cycle, when its online flag
+        changed or dev_s has passed since it was last sent."""
+        devs = self.app.devices
+        if not devs:
+            return
+        i = self._dev_i % len(devs)
+        d = devs[i]
+        t = self._dev_t[i]
+        if t is not None and d.online == self._dev_online[i] and ticks_diff(now, t) < self.dev_ms:
+            self._dev_i += 1
+            return
+        out = dict(d.values)
+        out['ts'] = ts
+        out['last_ok'] = d.last_ok
+        if self.link.publish('dev/' + d.name, json.dumps(out), True, 1):
+            self._dev_t[i] = now
+            self._dev_online[i] = d.online
+            self._dev_i += 1
 
     # --- in --------------------------------------------------------------
     def _execute(self, cmd, ts):
@@ -187,6 +289,18 @@ class Uplink:
             forget('firmware.cfgedit')
 
     def _commands(self, ts):
+        while self.ha_inbox:
+            # Home Assistant's switch: unsigned, so only with ha_commands.
+            p = self.ha_inbox.pop(0)
+            g = self.app.gen
+            if p == b'ON':
+                name, err = 'gen_start', g.start()
+            elif p == b'OFF':
+                name, err = 'gen_stop', g.stop()
+            else:
+                name, err = 'gen_switch', 'payload must be ON or OFF'
+            self.event(ts, 'command %s %s (ha)%s' % (
+                name, 'done' if err is None else 'refused', '' if err is None else ': ' + err))
         for _ in range(CMDS_PER_TICK):
             if not self.inbox:
                 return
@@ -220,6 +334,10 @@ class Uplink:
                 self._reserve()
         if link.up:
             self._retained(now, ts)
+        if link.up:
+            self._device(now, ts)
+        if link.up and self._ha_i is not None:
+            self._discovery()
         if link.up:
             self._replay()
 

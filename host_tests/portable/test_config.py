@@ -43,7 +43,9 @@ def test_defaults_for_optional_sections():
     assert cfg['poll_s'] == 2
     assert cfg['mqtt'] == {'enabled': False, 'host': '127.0.0.1', 'port': 1883, 'prefix': 'sites', 'user': None,
                            'password': None, 'keepalive_s': 60, 'timeout_s': 5,
-                           'telemetry_s': 60, 'cmd_key': None, 'tls': False, 'ca_file': None}
+                           'telemetry_s': 60, 'dev_s': 300, 'spool_tel_kb': 64, 'spool_ev_kb': 32,
+                           'cmd_key': None, 'tls': False, 'ca_file': None, 'ha_discovery': False,
+                           'ha_prefix': 'homeassistant', 'ha_commands': False}
 
 
 def test_meter_role_defaults_to_grid():
