@@ -10,10 +10,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from broker import Broker
-from cabinet import Cabinet
-from test_generator_e2e import Firmware
-from test_uplink_e2e import Operator, config
+from test_uplink_e2e import mqtt_site  # noqa: F401  (the fixture)
 
 
 def retained(port, topic, timeout=10):
@@ -32,37 +29,27 @@ def retained(port, topic, timeout=10):
     return got
 
 
-def test_device_topics_and_state(tmp_path):
-    broker = Broker()
-    cab = Cabinet(str(tmp_path), speed=1, start_hour=12.0, seed=1)
-    op = Operator(broker.port)
-    fw = None
+def test_device_topics_and_state(tmp_path, mqtt_site):
+    s = mqtt_site(start_hour=12.0)
+    broker, cab, op, cfg = s.broker, s.cab, s.op, s.cfg
     flash = str(tmp_path / "flash")
-    try:
-        cfg = config(cab, broker)
-        fw = Firmware(str(tmp_path), cfg, flash=flash)
-        meter = json.loads(op.take("sites/BTS-0042/dev/meter", timeout=30))
-        assert meter["online"] is True and 200 < meter["v_l1"] < 260 and meter["last_ok"]
-        for name in ("mppt1", "bms1", "genset"):
-            topic = "sites/BTS-0042/dev/" + name
-            if not any(t == topic for t, _ in op.all):
-                op.take(topic, timeout=15)
-        got = retained(broker.port, "sites/BTS-0042/dev/bms1")
-        assert got and got[0][2] is True and json.loads(got[0][1])["online"] is True
+    fw = s.start(flash=flash)
+    meter = json.loads(op.take("sites/BTS-0042/dev/meter", timeout=30))
+    assert meter["online"] is True and 200 < meter["v_l1"] < 260 and meter["last_ok"]
+    for name in ("mppt1", "bms1", "genset"):
+        topic = "sites/BTS-0042/dev/" + name
+        if not any(t == topic for t, _ in op.all):
+            op.take(topic, timeout=15)
+    got = retained(broker.port, "sites/BTS-0042/dev/bms1")
+    assert got and got[0][2] is True and json.loads(got[0][1])["online"] is True
 
-        cab.emu.silent("mppt1")
-        off = json.loads(op.take("sites/BTS-0042/dev/mppt1",
-                                 lambda p: json.loads(p)["online"] is False, timeout=30))
-        assert off["pv_w"] is None
+    cab.emu.silent("mppt1")
+    off = json.loads(op.take("sites/BTS-0042/dev/mppt1",
+                             lambda p: json.loads(p)["online"] is False, timeout=30))
+    assert off["pv_w"] is None
 
-        states = [p for t, p in op.all if t == "sites/BTS-0042/state"]
-        state = json.loads(states[-1] if states else op.take("sites/BTS-0042/state"))
-        with open(os.path.join(flash, "config.json"), "rb") as f:
-            want = hashlib.sha256(f.read()).hexdigest()[:16]
-        assert state["config_hash"] == want and state["reset_cause"]
-    finally:
-        if fw:
-            fw.stop()
-        op.stop()
-        cab.close()
-        broker.stop()
+    states = [p for t, p in op.all if t == "sites/BTS-0042/state"]
+    state = json.loads(states[-1] if states else op.take("sites/BTS-0042/state"))
+    with open(os.path.join(flash, "config.json"), "rb") as f:
+        want = hashlib.sha256(f.read()).hexdigest()[:16]
+    assert state["config_hash"] == want and state["reset_cause"]

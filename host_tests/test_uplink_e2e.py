@@ -9,6 +9,7 @@ import queue
 import time
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from broker import Broker
 from cabinet import Cabinet
@@ -62,6 +63,47 @@ def config(cab, broker):
                    "prefix": "sites", "cmd_key": KEY, "telemetry_s": 1, "timeout_s": 1,
                    "keepalive_s": 30}
     return cfg
+
+
+class MqttSite:
+    """What an MQTT end-to-end test runs against: a real mosquitto, the
+    emulated cabinet, the operator's client and, once started, the firmware
+    with the link on (config() above, editable in .cfg before start)."""
+
+    def __init__(self, tmp, start_hour=12.0, **emu):
+        self.tmp = str(tmp)
+        self.fw = None
+        self.broker = Broker()
+        self.cab = Cabinet(self.tmp, speed=1, start_hour=start_hour, seed=1, **emu)
+        self.op = Operator(self.broker.port)
+        self.cfg = config(self.cab, self.broker)
+
+    def start(self, flash=None):
+        """The firmware (again, after a kill(), on the same flash)."""
+        self.fw = Firmware(self.tmp, self.cfg, flash=flash)
+        return self.fw
+
+    def close(self):
+        try:
+            if self.fw:
+                self.fw.stop()
+            self.op.stop()
+            self.cab.close()
+        finally:
+            self.broker.stop()
+
+
+@pytest.fixture
+def mqtt_site(tmp_path):
+    """mqtt_site(start_hour=..., sets=...) -> a MqttSite, closed after the test."""
+    made = []
+
+    def make(**kw):
+        made.append(MqttSite(tmp_path, **kw))
+        return made[-1]
+    yield make
+    for s in made:
+        s.close()
 
 
 def test_telemetry_commands_and_an_outage(tmp_path):

@@ -6,87 +6,66 @@
 import json
 import time
 
-from broker import Broker
-from cabinet import Cabinet
-from test_generator_e2e import Firmware, EMU_GEN
-from test_uplink_e2e import Operator, config
+from test_generator_e2e import EMU_GEN
+from test_uplink_e2e import mqtt_site  # noqa: F401  (the fixture)
 from test_uplink_devices import retained
 
 
-def run(tmp_path, **mq):
-    broker = Broker()
-    cab = Cabinet(str(tmp_path), speed=1, start_hour=20.0, seed=1, sets=EMU_GEN)
-    op = Operator(broker.port)
-    cfg = config(cab, broker)
-    cfg["mqtt"].update(mq)
-    fw = Firmware(str(tmp_path), cfg)
-    return broker, cab, op, fw
+def start(mqtt_site, **mq):
+    s = mqtt_site(start_hour=20.0, sets=EMU_GEN)
+    s.cfg["mqtt"].update(mq)
+    s.start()
+    return s.broker, s.cab, s.op, s.fw
 
 
-def test_discovery_is_off_by_default(tmp_path):
-    broker, cab, op, fw = run(tmp_path)
-    try:
-        assert fw.wait_for("LINK up", 30), fw.lines[-20:]
-        time.sleep(3)
-        assert retained(broker.port, "homeassistant/#", timeout=2) == []
-    finally:
-        fw.stop()
-        op.stop()
-        cab.close()
-        broker.stop()
+def test_discovery_is_off_by_default(mqtt_site):
+    broker, cab, op, fw = start(mqtt_site)
+    assert fw.wait_for("LINK up", 30), fw.lines[-20:]
+    time.sleep(3)
+    assert retained(broker.port, "homeassistant/#", timeout=2) == []
 
 
-def test_discovery_sensors_and_the_generator_switch(tmp_path):
-    broker, cab, op, fw = run(tmp_path, ha_discovery=True, ha_commands=True)
-    try:
-        cab.emu.grid(False)
-        assert fw.wait_for("LINK up", 30), fw.lines[-20:]
-        deadline = time.time() + 30
-        got = {}
-        while time.time() < deadline and len(got) < 13:
-            got = {t: p for t, p, r in retained(broker.port, "homeassistant/#", timeout=2)}
-        soc = json.loads(got["homeassistant/sensor/BTS-0042/batt_soc/config"])
-        assert soc["state_topic"] == "sites/BTS-0042/telemetry"
-        assert soc["value_template"] == "{{ value_json.batt_soc }}"
-        assert soc["unit_of_measurement"] == "%" and soc["device_class"] == "battery"
-        assert soc["availability_topic"] == "sites/BTS-0042/status"
-        assert soc["unique_id"] == "BTS-0042_batt_soc" and soc["device"]["name"] == "BTS-0042 power"
-        assert "homeassistant/binary_sensor/BTS-0042/grid_ok/config" in got
-        sw = json.loads(got["homeassistant/switch/BTS-0042/generator/config"])
-        assert sw["command_topic"] == "sites/BTS-0042/ha/gen/set"
-
-        op.c.publish("sites/BTS-0042/ha/gen/set", "ON", qos=1)
-        assert fw.wait_for("EVENT gen standby -> cranking (manual)", 20), fw.lines[-20:]
-        ev = json.loads(op.take("sites/BTS-0042/event",
-                                lambda p: "(ha)" in json.loads(p)["text"], timeout=10))
-        assert ev["text"] == "command gen_start done (ha)"
-        deadline = time.time() + 30
-        while time.time() < deadline and cab.emu.state()["gen"]["state"] != "running":
-            time.sleep(0.3)
-        assert cab.emu.state()["gen"]["state"] == "running"
-    finally:
-        fw.stop()
-        op.stop()
-        cab.close()
-        broker.stop()
+def discovery(broker):
+    deadline = time.time() + 30
+    got = {}
+    while time.time() < deadline and len(got) < 13:
+        got = {t: p for t, p, r in retained(broker.port, "homeassistant/#", timeout=2)}
+    return got
 
 
-def test_without_ha_commands_the_generator_is_read_only(tmp_path):
-    broker, cab, op, fw = run(tmp_path, ha_discovery=True)
-    try:
-        assert fw.wait_for("LINK up", 30), fw.lines[-20:]
-        deadline = time.time() + 30
-        got = {}
-        while time.time() < deadline and len(got) < 13:
-            got = {t: p for t, p, r in retained(broker.port, "homeassistant/#", timeout=2)}
-        gen = json.loads(got["homeassistant/binary_sensor/BTS-0042/generator/config"])
-        assert "command_topic" not in gen and gen["device_class"] == "running"
-        assert not any("/switch/" in t for t in got)
-        op.c.publish("sites/BTS-0042/ha/gen/set", "ON", qos=1)
-        time.sleep(3)
-        assert not any("cranking" in l for l in fw.lines)
-    finally:
-        fw.stop()
-        op.stop()
-        cab.close()
-        broker.stop()
+def test_discovery_sensors_and_the_generator_switch(mqtt_site):
+    broker, cab, op, fw = start(mqtt_site, ha_discovery=True, ha_commands=True)
+    cab.emu.grid(False)
+    assert fw.wait_for("LINK up", 30), fw.lines[-20:]
+    got = discovery(broker)
+    soc = json.loads(got["homeassistant/sensor/BTS-0042/batt_soc/config"])
+    assert soc["state_topic"] == "sites/BTS-0042/telemetry"
+    assert soc["value_template"] == "{{ value_json.batt_soc }}"
+    assert soc["unit_of_measurement"] == "%" and soc["device_class"] == "battery"
+    assert soc["availability_topic"] == "sites/BTS-0042/status"
+    assert soc["unique_id"] == "BTS-0042_batt_soc" and soc["device"]["name"] == "BTS-0042 power"
+    assert "homeassistant/binary_sensor/BTS-0042/grid_ok/config" in got
+    sw = json.loads(got["homeassistant/switch/BTS-0042/generator/config"])
+    assert sw["command_topic"] == "sites/BTS-0042/ha/gen/set"
+
+    op.c.publish("sites/BTS-0042/ha/gen/set", "ON", qos=1)
+    assert fw.wait_for("EVENT gen standby -> cranking (manual)", 20), fw.lines[-20:]
+    ev = json.loads(op.take("sites/BTS-0042/event",
+                            lambda p: "(ha)" in json.loads(p)["text"], timeout=10))
+    assert ev["text"] == "command gen_start done (ha)"
+    deadline = time.time() + 30
+    while time.time() < deadline and cab.emu.state()["gen"]["state"] != "running":
+        time.sleep(0.3)
+    assert cab.emu.state()["gen"]["state"] == "running"
+
+
+def test_without_ha_commands_the_generator_is_read_only(mqtt_site):
+    broker, cab, op, fw = start(mqtt_site, ha_discovery=True)
+    assert fw.wait_for("LINK up", 30), fw.lines[-20:]
+    got = discovery(broker)
+    gen = json.loads(got["homeassistant/binary_sensor/BTS-0042/generator/config"])
+    assert "command_topic" not in gen and gen["device_class"] == "running"
+    assert not any("/switch/" in t for t in got)
+    op.c.publish("sites/BTS-0042/ha/gen/set", "ON", qos=1)
+    time.sleep(3)
+    assert not any("cranking" in l for l in fw.lines)

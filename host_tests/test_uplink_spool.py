@@ -5,53 +5,40 @@
 import json
 import time
 
-from broker import Broker
-from cabinet import Cabinet
-from test_generator_e2e import Firmware
-from test_uplink_e2e import Operator, config
+from test_uplink_e2e import mqtt_site  # noqa: F401  (the fixture)
 from test_uplink_reboot import drain, seqs
 
 
-def test_full_spool_drops_oldest_telemetry_counts_it_and_keeps_events(tmp_path):
-    broker = Broker()
-    cab = Cabinet(str(tmp_path), speed=1, start_hour=12.0, seed=1)
-    op = Operator(broker.port)
-    fw = None
-    try:
-        cfg = config(cab, broker)
-        cfg["mqtt"]["spool_tel_kb"] = 8         # two 4 KB segments: ~20 records
-        fw = Firmware(str(tmp_path), cfg)
-        assert fw.wait_for("LINK up", 30), fw.lines[-20:]
-        drain(op, 3)
-        broker.freeze()
-        time.sleep(3)
-        cab.emu.silent("mppt1")                  # an alarm raised during the outage
-        time.sleep(32)                           # ~35 records for a ~20-record spool
-        broker.thaw()
-        deadline = time.time() + 60
-        state = None
-        while time.time() < deadline:
-            drain(op, 1)
-            st = [json.loads(p) for t, p in op.all if t.endswith("/state")]
-            if st and st[-1]["dropped_telemetry"] > 0 and any(
-                    "dev_offline.mppt1 raise" in json.loads(p)["text"]
-                    for t, p in op.all if t.endswith("/event")):
-                state = st[-1]
-                break
-        assert state is not None, [l for l in fw.lines if "LINK" in l or "EVENT" in l][-10:]
-        drain(op, 5)
-        got = sorted(set(seqs(op)))
-        missing = [q for q in range(got[0], got[-1] + 1) if q not in got]
-        # Every missing record was counted as dropped, the oldest of the
-        # outage; the count may hold one more: the record in flight when the
-        # broker froze, spooled as unacknowledged yet delivered after all.
-        st = [json.loads(p) for t, p in op.all if t.endswith("/state")][-1]
-        assert 0 < len(missing) <= st["dropped_telemetry"] <= len(missing) + 1, (missing, st)
-        assert missing == list(range(missing[0], missing[0] + len(missing))), missing
-        assert st["dropped_events"] == 0
-    finally:
-        if fw:
-            fw.stop()
-        op.stop()
-        cab.close()
-        broker.stop()
+def test_full_spool_drops_oldest_telemetry_counts_it_and_keeps_events(tmp_path, mqtt_site):
+    s = mqtt_site(start_hour=12.0)
+    broker, cab, op, cfg = s.broker, s.cab, s.op, s.cfg
+    cfg["mqtt"]["spool_tel_kb"] = 8         # two 4 KB segments: ~20 records
+    fw = s.start()
+    assert fw.wait_for("LINK up", 30), fw.lines[-20:]
+    drain(op, 3)
+    broker.freeze()
+    time.sleep(3)
+    cab.emu.silent("mppt1")                  # an alarm raised during the outage
+    time.sleep(32)                           # ~35 records for a ~20-record spool
+    broker.thaw()
+    deadline = time.time() + 60
+    state = None
+    while time.time() < deadline:
+        drain(op, 1)
+        st = [json.loads(p) for t, p in op.all if t.endswith("/state")]
+        if st and st[-1]["dropped_telemetry"] > 0 and any(
+                "dev_offline.mppt1 raise" in json.loads(p)["text"]
+                for t, p in op.all if t.endswith("/event")):
+            state = st[-1]
+            break
+    assert state is not None, [l for l in fw.lines if "LINK" in l or "EVENT" in l][-10:]
+    drain(op, 5)
+    got = sorted(set(seqs(op)))
+    missing = [q for q in range(got[0], got[-1] + 1) if q not in got]
+    # Every missing record was counted as dropped, the oldest of the
+    # outage; the count may hold one more: the record in flight when the
+    # broker froze, spooled as unacknowledged yet delivered after all.
+    st = [json.loads(p) for t, p in op.all if t.endswith("/state")][-1]
+    assert 0 < len(missing) <= st["dropped_telemetry"] <= len(missing) + 1, (missing, st)
+    assert missing == list(range(missing[0], missing[0] + len(missing))), missing
+    assert st["dropped_events"] == 0
