@@ -94,6 +94,13 @@ def test_watch_shows_a_sites_messages(broker):
              "grid_ok": False, "gen_ctl": "running", "gen_state": "running"}), qos=1).wait_for_publish()
         c.publish("sites/BTS-0042/telemetry", json.dumps({"seq": 7}), qos=1).wait_for_publish()
         c.publish("sites/BTS-0042/alarms", json.dumps([{"code": "grid_lost"}]), qos=1).wait_for_publish()
+        c.publish("sites/BTS-0042/dev/meter", json.dumps(
+            {"online": True, "ts": 1, "last_ok": 1, "v_l1": 230.12345, "hz": None}),
+            qos=1).wait_for_publish()
+        c.publish("sites/BTS-0042/state", json.dumps(
+            {"gen_mode": "auto", "gen_ctl": "standby", "gen_run_h": 12.5, "gen_starts": 3,
+             "diesel_l": 40.2, "dropped_telemetry": 0, "dropped_events": 0,
+             "config_hash": "5ec1d87ed1303ed0", "uptime_s": 60}), qos=1).wait_for_publish()
         time.sleep(1)
         c.loop_stop()
     finally:
@@ -102,4 +109,7 @@ def test_watch_shows_a_sites_messages(broker):
     assert "BTS-0042   STAT online" in out
     assert "BTS-0042   TEL  seq 7 PV 1200W BAT 81% 53.1V LOAD 1700W GRID LOST GEN running/running" in out
     assert "BTS-0042   ALM  grid_lost" in out
+    assert "BTS-0042   DEV  meter    online v_l1=230.1" in out
+    assert ("BTS-0042   STATE gen auto/standby run 12.5h starts 3 diesel 40.2l dropped 0/0 "
+            "cfg 5ec1d87ed1303ed0 up 60s") in out
     assert out.count("TEL  seq 7") == 1              # the repeat of seq 7 is not shown

@@ -66,6 +66,17 @@ def line(topic, payload, prefix):
             f("batt_v", "%.1fV"), f("load_w", "%.0fW"),
             {True: "ok", False: "LOST"}.get(data.get("grid_ok"), "--"),
             data.get("gen_ctl", "--"), data.get("gen_state", "--"))
+    if kind == "state" and isinstance(data, dict):
+        return "%-10s STATE gen %s/%s run %sh starts %s diesel %sl dropped %s/%s cfg %s up %ss" % (
+            site, data.get("gen_mode"), data.get("gen_ctl"), data.get("gen_run_h"),
+            data.get("gen_starts"), data.get("diesel_l"), data.get("dropped_telemetry"),
+            data.get("dropped_events"), data.get("config_hash"), data.get("uptime_s"))
+    if kind.startswith("dev/") and isinstance(data, dict):
+        vals = " ".join("%s=%s" % (k, ("%.4g" % v) if isinstance(v, float) else v)
+                        for k, v in sorted(data.items())
+                        if k not in ("ts", "online", "last_ok") and v is not None)
+        return "%-10s DEV  %-8s %s %s" % (site, kind[4:], "online" if data.get("online")
+                                          else "OFFLINE", vals[:160])
     if kind == "alarms" and isinstance(data, list):
         return "%-10s ALM  %s" % (site, ", ".join(a.get("code", "?") for a in data) or "none")
     text = payload if isinstance(data, str) else json.dumps(data, sort_keys=True)
