@@ -381,7 +381,7 @@ def print_report(r):
     for label, row in a["lib_totals"].items():
         w("   %-42s %7s  %s" % (label, num(row["fresh"]),
                                 row["error"] or ", ".join(row["modules"])))
-    w("   %-42s %7s  (umodbus.typing, umodbus.modbus served by umodbus_lean)"
+    w("   %-42s %7s  (typing, modbus, common, functions, const served by umodbus_lean)"
       % ("saving of the lean way", num(a["lean_saving"])))
     w("")
     w("   %-32s %5s %7s %7s  %s" % ("libraries, by module", "", "alone", "fresh",

@@ -10,9 +10,9 @@ from firmware.hw.rtu import classify
 
 class TcpBus:
     def __init__(self, name, bcfg):
+        self._cls = tcp_class()         # first: it puts the real request builders in place
         from umodbus import functions
         self._fn = functions
-        self._cls = tcp_class()
         self.name = name
         self.kind = 'tcp'
         self.baud = 0

@@ -13,7 +13,9 @@
 #     library decode registers as signed into a tuple: ours checks in place
 #     and hands back a view of the data bytes, decoded by firmware.decode.
 # Together that took a 12-request poll cycle from ~7 KB allocated to a few
-# hundred bytes. Serial(pins=None) crashes and __init__ would claim a
+# hundred bytes. The requests and the CRC are built here too, so that the
+# library's request builders and constants need not be loaded at all
+# (see umodbus_lean). Serial(pins=None) crashes and __init__ would claim a
 # hardware UART even for a gateway: the gateway master skips it.
 from firmware.bus_errors import BusError, TIMEOUT, FRAME, EXCEPTION, LINK
 from firmware.compat import const, ticks_ms, ticks_diff
@@ -40,7 +42,22 @@ def classify(e):
     return BusError(FRAME, msg)
 
 
-def crc16(buf, n, table):
+def _crc_table():
+    # Modbus CRC-16 (reflected polynomial 0xA001), one entry per byte value.
+    from array import array
+    t = array('H', bytes(512))
+    for b in range(256):
+        crc = b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        t[b] = crc
+    return t
+
+
+CRC_TABLE = _crc_table()
+
+
+def crc16(buf, n, table=CRC_TABLE):
     crc = 0xFFFF
     for i in range(n):
         crc = (crc >> 8) ^ table[(crc ^ buf[i]) & 0xFF]
@@ -142,9 +159,7 @@ def _lean_master(Serial, table):
 
 class RtuBus:
     def __init__(self, name, bcfg):
-        from umodbus import functions, const as mb_const
-        Lean = _lean_master(serial_class(), mb_const.CRC16_TABLE)
-        self._fn = functions
+        Lean = _lean_master(serial_class(), CRC_TABLE)
         self.name = name
         self.kind = bcfg['kind']
         self.baud = bcfg['baud']
@@ -219,7 +234,21 @@ class RtuBus:
         return data
 
     def write(self, unit, addr, values):
-        pdu = self._fn.write_multiple_registers(addr, values, False)
+        """FC 16: write `values` (unsigned 16-bit) from register `addr`."""
+        n = len(values)
+        if not 1 <= n <= 123:
+            raise BusError(EXCEPTION, '%d registers: 1..123 in one write' % n)
+        pdu = bytearray(6 + 2 * n)
+        pdu[0] = 16
+        pdu[1] = addr >> 8
+        pdu[2] = addr & 0xFF
+        pdu[3] = 0
+        pdu[4] = n
+        pdu[5] = 2 * n
+        for i in range(n):
+            v = values[i] & 0xFFFF
+            pdu[6 + 2 * i] = v >> 8
+            pdu[7 + 2 * i] = v & 0xFF
         data = self._transact(pdu, unit, False, 8)
         if len(data) != 4 or ((data[0] << 8) | data[1]) != addr \
                 or ((data[2] << 8) | data[3]) != len(values):
