@@ -45,6 +45,8 @@ def build(cfg):
         # the room this one leaves.
         forget('firmware.profiles.' + dc['profile'])
         gc.collect()
+    forget('firmware.profiles')         # and the loaders, needed at start only
+    forget('firmware.hw.buses')
     return buses, devices, Poller(devices)
 
 

@@ -55,6 +55,7 @@ def _crc_table():
 
 
 CRC_TABLE = _crc_table()
+del _crc_table          # its code is needed once
 
 
 def crc16(buf, n, table=CRC_TABLE):
