@@ -404,7 +404,6 @@ class Generator:
                 bits |= c.bit
             elif c.pending:
                 pend |= c.bit
-        pending = pend != 0
         # Exercise: due every exercise_days at exercise_hour, outside quiet hours.
         days = g['exercise_days']
         if self.exercise:

@@ -33,3 +33,19 @@ def run_mpy_result(micropython, script, timeout=300):
     lines = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
     assert len(lines) == 1, out
     return json.loads(lines[0][len("RESULT "):])
+
+
+@pytest.fixture
+def mqtt_site(tmp_path):
+    """mqtt_site(start_hour=..., sets=...) -> test_uplink_e2e.MqttSite: a real
+    mosquitto, the cabinet emulator, the operator's client and (after
+    .start()) the firmware; everything it made is closed after the test."""
+    from test_uplink_e2e import MqttSite
+    made = []
+
+    def make(**kw):
+        made.append(MqttSite(tmp_path, **kw))
+        return made[-1]
+    yield make
+    for s in made:
+        s.close()

@@ -12,9 +12,8 @@ import sys
 import threading
 import time
 
-import pytest
 
-from cabinet import Cabinet, example_config
+from cabinet import Cabinet
 from conftest import ROOT
 
 GEN = {"start_soc": 30, "stop_soc": 90, "start_delay_s": 3, "min_run_s": 8, "warmup_s": 2,

@@ -2,10 +2,8 @@
 # paho-mqtt as the operator: retained status and last will, commands in,
 # and a broker that freezes, dies and comes back never stalling the loop
 # for longer than mqtt.timeout_s.
-import json
 import os
 import queue
-import signal
 import subprocess
 import threading
 import time

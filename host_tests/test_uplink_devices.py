@@ -10,7 +10,6 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from test_uplink_e2e import mqtt_site  # noqa: F401  (the fixture)
 
 
 def retained(port, topic, timeout=10):
@@ -31,9 +30,9 @@ def retained(port, topic, timeout=10):
 
 def test_device_topics_and_state(tmp_path, mqtt_site):
     s = mqtt_site(start_hour=12.0)
-    broker, cab, op, cfg = s.broker, s.cab, s.op, s.cfg
+    broker, cab, op = s.broker, s.cab, s.op
     flash = str(tmp_path / "flash")
-    fw = s.start(flash=flash)
+    s.start(flash=flash)
     meter = json.loads(op.take("sites/BTS-0042/dev/meter", timeout=30))
     assert meter["online"] is True and 200 < meter["v_l1"] < 260 and meter["last_ok"]
     for name in ("mppt1", "bms1", "genset"):

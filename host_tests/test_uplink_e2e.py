@@ -9,7 +9,6 @@ import queue
 import time
 
 import paho.mqtt.client as mqtt
-import pytest
 
 from broker import Broker
 from cabinet import Cabinet
@@ -91,19 +90,6 @@ class MqttSite:
             self.cab.close()
         finally:
             self.broker.stop()
-
-
-@pytest.fixture
-def mqtt_site(tmp_path):
-    """mqtt_site(start_hour=..., sets=...) -> a MqttSite, closed after the test."""
-    made = []
-
-    def make(**kw):
-        made.append(MqttSite(tmp_path, **kw))
-        return made[-1]
-    yield make
-    for s in made:
-        s.close()
 
 
 def test_telemetry_commands_and_an_outage(tmp_path):

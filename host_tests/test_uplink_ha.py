@@ -7,7 +7,6 @@ import json
 import time
 
 from test_generator_e2e import EMU_GEN
-from test_uplink_e2e import mqtt_site  # noqa: F401  (the fixture)
 from test_uplink_devices import retained
 
 

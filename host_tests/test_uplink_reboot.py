@@ -9,7 +9,6 @@ import os
 import queue
 import time
 
-from test_uplink_e2e import mqtt_site  # noqa: F401  (the fixture)
 
 
 def drain(op, secs):
@@ -27,7 +26,7 @@ def seqs(op, since=0):
 
 def test_config_set_reboot_and_seq_across_restarts(tmp_path, mqtt_site):
     s = mqtt_site(start_hour=12.0)
-    broker, cab, op, cfg = s.broker, s.cab, s.op, s.cfg
+    op, cfg = s.op, s.cfg
     flash = str(tmp_path / "flash")
     cfg["persist_s"] = 10
     fw = s.start(flash=flash)
@@ -78,7 +77,7 @@ def test_config_set_reboot_and_seq_across_restarts(tmp_path, mqtt_site):
 
 def test_power_cut_during_an_outage_then_replay(tmp_path, mqtt_site):
     s = mqtt_site(start_hour=12.0)
-    broker, cab, op, cfg = s.broker, s.cab, s.op, s.cfg
+    broker, op, cfg = s.broker, s.op, s.cfg
     flash = str(tmp_path / "flash")
     cfg["persist_s"] = 10
     fw = s.start(flash=flash)

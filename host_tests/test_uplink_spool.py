@@ -5,7 +5,6 @@
 import json
 import time
 
-from test_uplink_e2e import mqtt_site  # noqa: F401  (the fixture)
 from test_uplink_reboot import drain, seqs
 
 

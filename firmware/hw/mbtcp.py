@@ -3,7 +3,7 @@
 # transaction id overflows struct.pack after 65535 requests, so we build the
 # socket ourselves and wrap the id.
 import socket
-from firmware.bus_errors import BusError, TIMEOUT, FRAME, EXCEPTION, LINK
+from firmware.bus_errors import BusError, TIMEOUT, FRAME, LINK
 from firmware.hw.umodbus_lean import tcp_class
 from firmware.hw.rtu import classify
 
