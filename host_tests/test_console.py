@@ -14,6 +14,7 @@ import struct
 import time
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from broker import Broker
 from cabinet import Cabinet
@@ -34,10 +35,38 @@ def fw_cfg(cab, **extra):
     return cfg
 
 
-def start(tmp, cab, **kw):
-    t = Terminal(str(tmp), fw_cfg(cab, **kw.pop("extra", {})), **kw)
-    t.wait("console: type 'help'", 40, since=0)
-    return t
+class Site:
+    """The parts a console test starts (cabinet, terminal, broker, ...), each
+    closed after the test, newest first."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.closers = []
+
+    def add(self, close):
+        self.closers.append(close)
+
+    def closing(self, obj, method):
+        self.add(getattr(obj, method))
+        return obj
+
+    def cabinet(self, start_hour=12.0, **emu):
+        return self.closing(Cabinet(str(self.tmp), speed=1, start_hour=start_hour, seed=1, **emu),
+                            "close")
+
+    def terminal(self, cab, **kw):
+        t = Terminal(str(self.tmp), fw_cfg(cab, **kw.pop("extra", {})), **kw)
+        self.add(t.stop)
+        t.wait("console: type 'help'", 40, since=0)
+        return t
+
+
+@pytest.fixture
+def site(tmp_path):
+    s = Site(tmp_path)
+    yield s
+    for close in reversed(s.closers):
+        close()
 
 
 def status_field(out, name):
@@ -46,241 +75,210 @@ def status_field(out, name):
     return int(m.group(1))
 
 
-def test_every_looking_command(tmp_path):
-    cab = Cabinet(str(tmp_path), speed=1, start_hour=12.0, seed=1)
-    t = None
-    try:
-        t = start(tmp_path, cab)
-        out = t.cmd("help")
-        for c in ("status", "devices", "read DEV", "raw BUS UNIT FC ADDR N", "gen start|stop",
-                  "shed LOAD", "restore LOAD", "alarms", "ack CODE|all", "config [get KEY",
-                  "log [N]", "counters", "version", "reboot", "watch"):
-            assert c in out, c
-        out = t.cmd("help gen")
-        assert "needs the PIN" in out and "aliases: g" in out
-        assert "needs the PIN: set, save, revert" in t.cmd("help config")
+def test_every_looking_command(site):
+    cab = site.cabinet(start_hour=12.0)
+    t = site.terminal(cab)
+    out = t.cmd("help")
+    for c in ("status", "devices", "read DEV", "raw BUS UNIT FC ADDR N", "gen start|stop",
+              "shed LOAD", "restore LOAD", "alarms", "ack CODE|all", "config [get KEY",
+              "log [N]", "counters", "version", "reboot", "watch"):
+        assert c in out, c
+    out = t.cmd("help gen")
+    assert "needs the PIN" in out and "aliases: g" in out
+    assert "needs the PIN: set, save, revert" in t.cmd("help config")
 
-        out = t.cmd("status")
-        assert "site BTS-0042" in out and "heap free" in out and "generator: standby, mode auto" in out
-        assert "dispatch: source" in out and "link: MQTT disabled" in out and "alarms: 0 active" in out
-        assert "loads: 2, shed: -" in out and "console: locked" in out
-        assert status_field(out, "heap free") > 0
-        assert t.cmd("s").count("site BTS-0042") == 1          # an alias
+    out = t.cmd("status")
+    assert "site BTS-0042" in out and "heap free" in out and "generator: standby, mode auto" in out
+    assert "dispatch: source" in out and "link: MQTT disabled" in out and "alarms: 0 active" in out
+    assert "loads: 2, shed: -" in out and "console: locked" in out
+    assert status_field(out, "heap free") > 0
+    assert t.cmd("s").count("site BTS-0042") == 1          # an alias
 
-        out = t.cmd("devices")
-        for name, profile in (("mppt1", "epever_tracer"), ("meter", "eastron_sdm630"),
-                              ("bms1", "pace_bms"), ("genset", "dse_gencomm")):
-            assert re.search(r"%s\s+%s\s+gw\s+\d+ online" % (name, profile), out), out
+    out = t.cmd("devices")
+    for name, profile in (("mppt1", "epever_tracer"), ("meter", "eastron_sdm630"),
+                          ("bms1", "pace_bms"), ("genset", "dse_gencomm")):
+        assert re.search(r"%s\s+%s\s+gw\s+\d+ online" % (name, profile), out), out
 
-        out = t.cmd("read meter")
-        v = float(re.search(r"v_l1\s+([\d.]+)", out).group(1))
-        assert 200 < v < 260
-        # The raw words of the same register (SDM630 input register 0, F32).
-        out = t.cmd("raw gw 2 4 0 2")
-        words = [int(x, 16) for x in re.findall(r"0x([0-9A-F]{4})", out)]
-        assert len(words) == 2
-        raw_v = struct.unpack(">f", struct.pack(">HH", *words))[0]
-        assert abs(raw_v - v) < 5
+    out = t.cmd("read meter")
+    v = float(re.search(r"v_l1\s+([\d.]+)", out).group(1))
+    assert 200 < v < 260
+    # The raw words of the same register (SDM630 input register 0, F32).
+    out = t.cmd("raw gw 2 4 0 2")
+    words = [int(x, 16) for x in re.findall(r"0x([0-9A-F]{4})", out)]
+    assert len(words) == 2
+    raw_v = struct.unpack(">f", struct.pack(">HH", *words))[0]
+    assert abs(raw_v - v) < 5
 
-        assert "no active alarms" in t.cmd("alarms")
-        out = t.cmd("counters")
-        assert "kWh" in out and "diesel" in out and "starts" in out
-        out = t.cmd("version")
-        assert "site controller" in out and "MicroPython 1." in out and "umodbus 2.3.7" in out
-        assert re.search(r"no events|\d{4}-\d\d-\d\d \d\d:", t.cmd("log 5"))
+    assert "no active alarms" in t.cmd("alarms")
+    out = t.cmd("counters")
+    assert "kWh" in out and "diesel" in out and "starts" in out
+    out = t.cmd("version")
+    assert "site controller" in out and "MicroPython 1." in out and "umodbus 2.3.7" in out
+    assert re.search(r"no events|\d{4}-\d\d-\d\d \d\d:", t.cmd("log 5"))
 
-        t.cmd("watch", "press Enter to stop")
-        t.mark = len(t.out)
-        t.wait("\r", 10)                    # refreshing status lines, no newline
-        assert "GEN" in t.text(t.mark)
-        t.cmd("")                           # any key ends it
-        t.cmd("exit", "session ended")
-        t.mark = len(t.out)
-        t.wait("CTL standby", 10)           # status lines resume
-    finally:
-        if t:
-            t.stop()
-        cab.close()
+    t.cmd("watch", "press Enter to stop")
+    t.mark = len(t.out)
+    t.wait("\r", 10)                    # refreshing status lines, no newline
+    assert "GEN" in t.text(t.mark)
+    t.cmd("")                           # any key ends it
+    t.cmd("exit", "session ended")
+    t.mark = len(t.out)
+    t.wait("CTL standby", 10)           # status lines resume
 
 
-def test_wrong_arguments_change_nothing_and_the_pin_guards_changes(tmp_path):
-    cab = Cabinet(str(tmp_path), speed=1, start_hour=12.0, seed=1)
-    t = None
-    try:
-        t = start(tmp_path, cab)
-        bad = (("read nosuch", "no device 'nosuch'"),
-               ("read", "usage: read DEV"),
-               ("raw gw 2 5 0 1", "FC (3 holding, 4 input) must be 3..4, got 5"),
-               ("raw nobus 2 4 0 1", "no bus 'nobus'"),
-               ("raw gw 2 4 0 999", "N must be 1..125, got 999"),
-               ("raw gw x 4 0 1", "UNIT must be a number"),
-               ("log abc", "N must be a number"),
-               ("frobnicate", "unknown command 'frobnicate'"),
-               ("config get nosuch.key", "no key nosuch.key"),
-               ("help nosuch", "no command 'nosuch'"))
-        for line, msg in bad:
-            assert msg in t.cmd(line), line
+def test_wrong_arguments_change_nothing_and_the_pin_guards_changes(site):
+    cab = site.cabinet(start_hour=12.0)
+    t = site.terminal(cab)
+    bad = (("read nosuch", "no device 'nosuch'"),
+           ("read", "usage: read DEV"),
+           ("raw gw 2 5 0 1", "FC (3 holding, 4 input) must be 3..4, got 5"),
+           ("raw nobus 2 4 0 1", "no bus 'nobus'"),
+           ("raw gw 2 4 0 999", "N must be 1..125, got 999"),
+           ("raw gw x 4 0 1", "UNIT must be a number"),
+           ("log abc", "N must be a number"),
+           ("frobnicate", "unknown command 'frobnicate'"),
+           ("config get nosuch.key", "no key nosuch.key"),
+           ("help nosuch", "no command 'nosuch'"))
+    for line, msg in bad:
+        assert msg in t.cmd(line), line
 
-        # A change asks for the PIN; a wrong PIN changes nothing.
-        assert t.cmd("gen manual", "PIN: ").endswith("PIN: ")
-        assert "wrong PIN: nothing changed" in t.cmd("1111")
-        assert "mode auto" in t.cmd("status")
-        # Wrong arguments to changing commands, once unlocked.
-        t.cmd("gen auto", "PIN: ")
-        assert "unlocked for this session" in t.cmd(PIN)
-        for line, msg in (("gen fly", "usage: gen start|stop"),
-                          ("shed nosuch", "no load named 'nosuch' (loads: aircon, radio)"),
-                          ("shed radio", "radio is critical"),
-                          ("ack nosuch", "unknown alarm 'nosuch'"),
-                          ("config set generator.stop_soc 20",
-                           "refused: generator.stop_soc: must be above start_soc (30), got 20"),
-                          ("config set generator.start_soc \"lots\"",
-                           "refused: generator.start_soc: must be a number"),
-                          ("config set generator.colour 3", "refused: generator.colour: unknown key"),
-                          ("config set devices[9].unit 3", "no key devices[9].unit"),
-                          ("config set generator.start_soc", "usage: config set KEY VALUE")):
-            assert msg in t.cmd(line), line
-        assert "= 30" in t.cmd("config get generator.start_soc")
-        assert "no unsaved changes" in t.cmd("config save")
-        out = t.cmd("status")
-        assert "generator: standby, mode auto" in out and "shed: -" in out
-        # Only the one PIN-unlocking `gen auto` became an event.
-        events = re.findall(r"EVENT [^\n]*", t.text(0))
-        assert events == ["EVENT gen auto (by console)"], events
+    # A change asks for the PIN; a wrong PIN changes nothing.
+    assert t.cmd("gen manual", "PIN: ").endswith("PIN: ")
+    assert "wrong PIN: nothing changed" in t.cmd("1111")
+    assert "mode auto" in t.cmd("status")
+    # Wrong arguments to changing commands, once unlocked.
+    t.cmd("gen auto", "PIN: ")
+    assert "unlocked for this session" in t.cmd(PIN)
+    for line, msg in (("gen fly", "usage: gen start|stop"),
+                      ("shed nosuch", "no load named 'nosuch' (loads: aircon, radio)"),
+                      ("shed radio", "radio is critical"),
+                      ("ack nosuch", "unknown alarm 'nosuch'"),
+                      ("config set generator.stop_soc 20",
+                       "refused: generator.stop_soc: must be above start_soc (30), got 20"),
+                      ("config set generator.start_soc \"lots\"",
+                       "refused: generator.start_soc: must be a number"),
+                      ("config set generator.colour 3", "refused: generator.colour: unknown key"),
+                      ("config set devices[9].unit 3", "no key devices[9].unit"),
+                      ("config set generator.start_soc", "usage: config set KEY VALUE")):
+        assert msg in t.cmd(line), line
+    assert "= 30" in t.cmd("config get generator.start_soc")
+    assert "no unsaved changes" in t.cmd("config save")
+    out = t.cmd("status")
+    assert "generator: standby, mode auto" in out and "shed: -" in out
+    # Only the one PIN-unlocking `gen auto` became an event.
+    events = re.findall(r"EVENT [^\n]*", t.text(0))
+    assert events == ["EVENT gen auto (by console)"], events
 
-        # Once unlocked, no PIN for the session; `lock` asks again.
-        assert "ok: generator" in t.cmd("gen manual")
-        assert "locked" in t.cmd("lock")
-        t.cmd("gen auto", "PIN: ")
-        # Three wrong PINs lock PIN entry for a minute.
-        t.cmd("0000")
-        t.cmd("gen auto", "PIN: ")
-        t.cmd("0001")
-        t.cmd("gen auto", "PIN: ")
-        assert "no PIN taken for" in t.cmd("0002")
-        assert "PIN locked after wrong entries" in t.cmd("gen auto")
-        assert "mode manual" in t.cmd("status")
-        # The PIN is never shown.
-        out = t.cmd("config")
-        assert 'console.pin = "***"' in out and '"%s"' % PIN not in out
-        assert PIN not in t.cmd("config get console.pin")
-        assert 'console.pin = "***"' in t.cmd("config get console.pin")
-    finally:
-        if t:
-            t.stop()
-        cab.close()
+    # Once unlocked, no PIN for the session; `lock` asks again.
+    assert "ok: generator" in t.cmd("gen manual")
+    assert "locked" in t.cmd("lock")
+    t.cmd("gen auto", "PIN: ")
+    # Three wrong PINs lock PIN entry for a minute.
+    t.cmd("0000")
+    t.cmd("gen auto", "PIN: ")
+    t.cmd("0001")
+    t.cmd("gen auto", "PIN: ")
+    assert "no PIN taken for" in t.cmd("0002")
+    assert "PIN locked after wrong entries" in t.cmd("gen auto")
+    assert "mode manual" in t.cmd("status")
+    # The PIN is never shown.
+    out = t.cmd("config")
+    assert 'console.pin = "***"' in out and '"%s"' % PIN not in out
+    assert PIN not in t.cmd("config get console.pin")
+    assert 'console.pin = "***"' in t.cmd("config get console.pin")
 
 
-def test_gen_start_from_the_console_reaches_the_emulated_genset(tmp_path):
-    cab = Cabinet(str(tmp_path), speed=1, start_hour=20.0, seed=1, sets=EMU_GEN)
-    t = None
-    try:
-        cab.emu.grid(False)
-        cab.emu.set("soc", 70)
-        t = start(tmp_path, cab)
-        t.cmd("gen start", "PIN: ")
-        assert "ok: generator" in t.cmd(PIN)
-        deadline = time.time() + 30
-        while time.time() < deadline and cab.emu.state()["gen"]["state"] != "running":
-            time.sleep(0.3)
-        assert cab.emu.state()["gen"]["state"] == "running", t.text(0)[-2000:]
-        assert any(w.get("key") for w in cab.emu.writes())
-        assert "EVENT gen start (by console)" in t.text(0)
-        t.wait("manual", 5)
-        out = t.cmd("status")
-        assert "mode manual" in out
-        assert "gen start (by console)" in t.cmd("log 20")
-        t.cmd("gen stop")
-        deadline = time.time() + 40
-        while time.time() < deadline and cab.emu.state()["gen"]["state"] != "stopped":
-            time.sleep(0.3)
-        assert cab.emu.state()["gen"]["state"] == "stopped"
-    finally:
-        if t:
-            t.stop()
-        cab.close()
+def test_gen_start_from_the_console_reaches_the_emulated_genset(site):
+    cab = site.cabinet(start_hour=20.0, sets=EMU_GEN)
+    cab.emu.grid(False)
+    cab.emu.set("soc", 70)
+    t = site.terminal(cab)
+    t.cmd("gen start", "PIN: ")
+    assert "ok: generator" in t.cmd(PIN)
+    deadline = time.time() + 30
+    while time.time() < deadline and cab.emu.state()["gen"]["state"] != "running":
+        time.sleep(0.3)
+    assert cab.emu.state()["gen"]["state"] == "running", t.text(0)[-2000:]
+    assert any(w.get("key") for w in cab.emu.writes())
+    assert "EVENT gen start (by console)" in t.text(0)
+    t.wait("manual", 5)
+    out = t.cmd("status")
+    assert "mode manual" in out
+    assert "gen start (by console)" in t.cmd("log 20")
+    t.cmd("gen stop")
+    deadline = time.time() + 40
+    while time.time() < deadline and cab.emu.state()["gen"]["state"] != "stopped":
+        time.sleep(0.3)
+    assert cab.emu.state()["gen"]["state"] == "stopped"
 
 
-def test_config_set_save_revert_across_a_reboot(tmp_path):
-    cab = Cabinet(str(tmp_path), speed=1, start_hour=12.0, seed=1)
-    t = None
-    try:
-        t = start(tmp_path, cab)
-        flash = t.flash
-        t.cmd("config set generator.start_soc 35", "PIN: ")
-        assert "generator.start_soc = 35 (unsaved" in t.cmd(PIN)
-        assert "unsaved: generator.start_soc" in t.cmd("config")
-        assert "= 35" in t.cmd("config get generator.start_soc")
-        assert "unsaved changes dropped" in t.cmd("config revert")
-        assert "= 30" in t.cmd("config get generator.start_soc")
+def test_config_set_save_revert_across_a_reboot(site):
+    cab = site.cabinet(start_hour=12.0)
+    t = site.terminal(cab)
+    flash = t.flash
+    t.cmd("config set generator.start_soc 35", "PIN: ")
+    assert "generator.start_soc = 35 (unsaved" in t.cmd(PIN)
+    assert "unsaved: generator.start_soc" in t.cmd("config")
+    assert "= 35" in t.cmd("config get generator.start_soc")
+    assert "unsaved changes dropped" in t.cmd("config revert")
+    assert "= 30" in t.cmd("config get generator.start_soc")
 
-        t.cmd("config set generator.start_soc 35")
-        t.cmd("config set mqtt.password \"s3cret\"")
-        out = t.cmd("config save")
-        assert "saved; reboot applies it" in out
-        with open(os.path.join(flash, "config.json")) as f:
-            saved = json.load(f)
-        with open(os.path.join(flash, "config.lkg.json")) as f:
-            lkg = json.load(f)
-        assert saved["generator"]["start_soc"] == 35 and saved["mqtt"]["password"] == "s3cret"
-        assert lkg["generator"]["start_soc"] == 30
-        assert not os.path.exists(os.path.join(flash, "config.json.tmp"))
+    t.cmd("config set generator.start_soc 35")
+    t.cmd("config set mqtt.password \"s3cret\"")
+    out = t.cmd("config save")
+    assert "saved; reboot applies it" in out
+    with open(os.path.join(flash, "config.json")) as f:
+        saved = json.load(f)
+    with open(os.path.join(flash, "config.lkg.json")) as f:
+        lkg = json.load(f)
+    assert saved["generator"]["start_soc"] == 35 and saved["mqtt"]["password"] == "s3cret"
+    assert lkg["generator"]["start_soc"] == 30
+    assert not os.path.exists(os.path.join(flash, "config.json.tmp"))
 
-        t.cmd("reboot", "board reset: starting again")
-        t.wait("console: type 'help'", 40)
-        out = t.cmd("config get generator.start_soc")
-        assert "= 35" in out
-        assert 'mqtt.password = "***"' in t.cmd("config get mqtt.password")
-        log = t.cmd("log 20")
-        assert "config set generator.start_soc = 35 (by console)" in log
-        assert 'config set mqtt.password = "***" (by console)' in log and "s3cret" not in log
-        assert "reboot (by console)" in log
+    t.cmd("reboot", "board reset: starting again")
+    t.wait("console: type 'help'", 40)
+    out = t.cmd("config get generator.start_soc")
+    assert "= 35" in out
+    assert 'mqtt.password = "***"' in t.cmd("config get mqtt.password")
+    log = t.cmd("log 20")
+    assert "config set generator.start_soc = 35 (by console)" in log
+    assert 'config set mqtt.password = "***" (by console)' in log and "s3cret" not in log
+    assert "reboot (by console)" in log
 
-        # The last known good back: a new session after the reboot asks the PIN again.
-        t.cmd("config revert lkg", "PIN: ")
-        assert "last known good again" in t.cmd(PIN)
-        with open(os.path.join(flash, "config.json")) as f:
-            assert json.load(f)["generator"]["start_soc"] == 30
-    finally:
-        if t:
-            t.stop()
-        cab.close()
+    # The last known good back: a new session after the reboot asks the PIN again.
+    t.cmd("config revert lkg", "PIN: ")
+    assert "last known good again" in t.cmd(PIN)
+    with open(os.path.join(flash, "config.json")) as f:
+        assert json.load(f)["generator"]["start_soc"] == 30
 
 
-def test_console_changes_are_mqtt_events(tmp_path):
-    broker = Broker()
-    cab = Cabinet(str(tmp_path), speed=1, start_hour=12.0, seed=1)
+def test_console_changes_are_mqtt_events(site):
+    broker = site.closing(Broker(), "stop")
+    cab = site.cabinet(start_hour=12.0)
     got = []
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="noc-console")
     c.on_message = lambda cl, u, m: got.append((m.topic, m.payload.decode()))
     c.connect("127.0.0.1", broker.port)
     c.subscribe("sites/BTS-0042/event", qos=1)
     c.loop_start()
-    t = None
-    try:
-        mq = {"enabled": True, "host": "127.0.0.1", "port": broker.port, "telemetry_s": 5,
-              "timeout_s": 1}
-        t = start(tmp_path, cab, extra={"mqtt": mq})
-        t.cmd("shed aircon", "PIN: ")
-        assert "ok: aircon shed" in t.cmd(PIN)
-        t.cmd("restore aircon")
-        deadline = time.time() + 20
-        want = {"load aircon shed", "load aircon restore"}
-        while time.time() < deadline:
-            seen = {json.loads(p)["text"] for _, p in got if json.loads(p).get("who") == "console"}
-            if want <= seen:
-                break
-            time.sleep(0.2)
-        ev = [json.loads(p) for _, p in got]
-        assert want <= {e["text"] for e in ev if e.get("who") == "console"}, ev
-        assert all(isinstance(e["ts"], (int, float)) and e["ts"] > 1.7e9 for e in ev)
-    finally:
-        if t:
-            t.stop()
-        c.loop_stop()
-        c.disconnect()
-        cab.close()
-        broker.stop()
+    site.add(c.disconnect)
+    site.add(c.loop_stop)
+    mq = {"enabled": True, "host": "127.0.0.1", "port": broker.port, "telemetry_s": 5,
+          "timeout_s": 1}
+    t = site.terminal(cab, extra={"mqtt": mq})
+    t.cmd("shed aircon", "PIN: ")
+    assert "ok: aircon shed" in t.cmd(PIN)
+    t.cmd("restore aircon")
+    deadline = time.time() + 20
+    want = {"load aircon shed", "load aircon restore"}
+    while time.time() < deadline:
+        seen = {json.loads(p)["text"] for _, p in got if json.loads(p).get("who") == "console"}
+        if want <= seen:
+            break
+        time.sleep(0.2)
+    ev = [json.loads(p) for _, p in got]
+    assert want <= {e["text"] for e in ev if e.get("who") == "console"}, ev
+    assert all(isinstance(e["ts"], (int, float)) and e["ts"] > 1.7e9 for e in ev)
 
 
 def random_lines(n, seed=7):
@@ -302,59 +300,47 @@ def random_lines(n, seed=7):
     return out
 
 
-def test_ten_thousand_random_lines(tmp_path):
-    cab = Cabinet(str(tmp_path), speed=1, start_hour=12.0, seed=1)
-    t = None
-    try:
-        t = start(tmp_path, cab, extra={"console": {"pin": PIN, "timeout_s": 3600}})
-        # Every command group once first: loading a module for the first
-        # time interns its names for good (MicroPython's qstrs), once.
-        for line in ("help", "config get site_id", "log", "devices", "read meter",
-                     "raw gw 2 4 0 1", "alarms", "counters", "version", "status"):
-            t.cmd(line)
-        t.cmd("gen fly", "PIN: ")
-        assert "usage: gen" in t.cmd(PIN)
-        t.cmd("lock")
-        before = t.cmd("status")
-        heap0, ticks0 = status_field(before, "heap free"), status_field(before, "ticks")
-        t0 = time.time()
-        lines = random_lines(10000)
-        blob = b"\r".join(lines) + b"\r"
-        for i in range(0, len(blob), 4096):
-            t.send(blob[i:i + 4096])
-        t.cmd("zz-end", "unknown command 'zz-end'", timeout=240)   # every line before it taken
-        # A PIN prompt may be pending from the last random line.
-        t.cmd("")
-        t.cmd("lock")
-        after = t.cmd("status")
-        elapsed = time.time() - t0
-        heap1, ticks1 = status_field(after, "heap free"), status_field(after, "ticks")
-        assert "line too long: at most 160 characters" in t.text(0)
-        # The loop kept its 0.5 s period while the lines poured in.
-        assert ticks1 - ticks0 >= 0.8 * elapsed / 0.5 - 4, (ticks0, ticks1, elapsed)
-        # The heap did not shrink (a few GC blocks of noise allowed).
-        assert heap1 >= heap0 - 1024, (heap0, heap1)
-        assert "mode auto" in after and "shed: -" in after
-        assert t.p.poll() is None
-        print("random lines: %d bytes in %.1f s, ticks %d -> %d, heap free %d -> %d"
-              % (len(blob), elapsed, ticks0, ticks1, heap0, heap1))
-    finally:
-        if t:
-            t.stop()
-        cab.close()
+def test_ten_thousand_random_lines(site):
+    cab = site.cabinet(start_hour=12.0)
+    t = site.terminal(cab, extra={"console": {"pin": PIN, "timeout_s": 3600}})
+    # Every command group once first: loading a module for the first
+    # time interns its names for good (MicroPython's qstrs), once.
+    for line in ("help", "config get site_id", "log", "devices", "read meter",
+                 "raw gw 2 4 0 1", "alarms", "counters", "version", "status"):
+        t.cmd(line)
+    t.cmd("gen fly", "PIN: ")
+    assert "usage: gen" in t.cmd(PIN)
+    t.cmd("lock")
+    before = t.cmd("status")
+    heap0, ticks0 = status_field(before, "heap free"), status_field(before, "ticks")
+    t0 = time.time()
+    lines = random_lines(10000)
+    blob = b"\r".join(lines) + b"\r"
+    for i in range(0, len(blob), 4096):
+        t.send(blob[i:i + 4096])
+    t.cmd("zz-end", "unknown command 'zz-end'", timeout=240)   # every line before it taken
+    # A PIN prompt may be pending from the last random line.
+    t.cmd("")
+    t.cmd("lock")
+    after = t.cmd("status")
+    elapsed = time.time() - t0
+    heap1, ticks1 = status_field(after, "heap free"), status_field(after, "ticks")
+    assert "line too long: at most 160 characters" in t.text(0)
+    # The loop kept its 0.5 s period while the lines poured in.
+    assert ticks1 - ticks0 >= 0.8 * elapsed / 0.5 - 4, (ticks0, ticks1, elapsed)
+    # The heap did not shrink (a few GC blocks of noise allowed).
+    assert heap1 >= heap0 - 1024, (heap0, heap1)
+    assert "mode auto" in after and "shed: -" in after
+    assert t.p.poll() is None
+    print("random lines: %d bytes in %.1f s, ticks %d -> %d, heap free %d -> %d"
+          % (len(blob), elapsed, ticks0, ticks1, heap0, heap1))
 
 
-def test_ctrl_c_on_a_cooked_terminal_stops_the_controller(tmp_path):
-    cab = Cabinet(str(tmp_path), speed=1, start_hour=12.0, seed=1)
-    t = None
-    try:
-        t = start(tmp_path, cab, raw=False)     # the host terminal: cooked, it echoes
-        assert "site BTS-0042" in t.cmd("status")
-        t.send(b"\x03")
-        t.wait("stopped", 15)
-        t.p.wait(timeout=15)
-        assert t.p.returncode == 0
-    finally:
-        if t:
-            t.stop()
-        cab.close()
+def test_ctrl_c_on_a_cooked_terminal_stops_the_controller(site):
+    cab = site.cabinet(start_hour=12.0)
+    t = site.terminal(cab, raw=False)     # the host terminal: cooked, it echoes
+    assert "site BTS-0042" in t.cmd("status")
+    t.send(b"\x03")
+    t.wait("stopped", 15)
+    t.p.wait(timeout=15)
+    assert t.p.returncode == 0
