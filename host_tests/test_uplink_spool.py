@@ -15,6 +15,7 @@ def test_full_spool_drops_oldest_telemetry_counts_it_and_keeps_events(tmp_path, 
     fw = s.start()
     assert fw.wait_for("LINK up", 30), fw.lines[-20:]
     drain(op, 3)
+    before = max(seqs(op))
     broker.freeze()
     time.sleep(3)
     cab.emu.silent("mppt1")                  # an alarm raised during the outage
@@ -34,10 +35,12 @@ def test_full_spool_drops_oldest_telemetry_counts_it_and_keeps_events(tmp_path, 
     drain(op, 5)
     got = sorted(set(seqs(op)))
     missing = [q for q in range(got[0], got[-1] + 1) if q not in got]
-    # Every missing record was counted as dropped, the oldest of the
-    # outage; the count may hold one more: the record in flight when the
+    # Every missing record was counted as dropped; the count may hold one more: the record in flight when the
     # broker froze, spooled as unacknowledged yet delivered after all.
     st = [json.loads(p) for t, p in op.all if t.endswith("/state")][-1]
     assert 0 < len(missing) <= st["dropped_telemetry"] <= len(missing) + 1, (missing, st)
-    assert missing == list(range(missing[0], missing[0] + len(missing))), missing
+    # All of them made after the link went: a full ring drops its oldest
+    # segment, during the outage and, as the first records after it still
+    # go behind the backlog, perhaps once more while it drains.
+    assert missing[0] > before, (before, missing)
     assert st["dropped_events"] == 0
