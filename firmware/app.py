@@ -251,7 +251,7 @@ def run(path=CONFIG):
                     for _ in watch.ipoll(0):
                         try:
                             from firmware.console import Console
-                            con = Console(app, ccfg)
+                            con = Console(app, ccfg, watch)
                         except MemoryError:
                             print('console: not enough memory now')
                         break

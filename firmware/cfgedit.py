@@ -92,12 +92,16 @@ def validate(raw):
         forget('firmware.config')
 
 
-def write_atomic(path, text):
-    import os
+def _write_tmp(path, text):
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
         f.write(text)
-    os.rename(tmp, path)
+    return tmp
+
+
+def write_atomic(path, text):
+    import os
+    os.rename(_write_tmp(path, text), path)
 
 
 def save(app, raw):
@@ -109,9 +113,7 @@ def save(app, raw):
     the old files as they were."""
     import os
     path = app.cfg_path
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(json.dumps(raw))
+    tmp = _write_tmp(path, json.dumps(raw))
     if app.warning is None and not app.cfg_on_flash_changed:
         os.rename(path, app.cfg_lkg_path)
     os.rename(tmp, path)

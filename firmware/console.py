@@ -7,7 +7,6 @@
 # Ctrl-C still raises KeyboardInterrupt (the UART's interrupt character),
 # so the REPL and mpremote work as before.
 import sys
-import select
 from firmware.compat import const, ticks_ms, ticks_diff
 
 LINE_MAX = const(160)       # the longest line the console takes
@@ -17,16 +16,17 @@ PIN_LOCK_MS = const(60000)  # after 3 wrong PINs, no PIN is taken this long
 
 
 class Console:
-    def __init__(self, app, ccfg, stream=None, echo=None):
+    def __init__(self, app, ccfg, poll):
+        """poll: the select.poll object, stdin registered, that the loop
+        watches the port with."""
         self.app = app
         self.pin = ccfg['pin']
         self.timeout_ms = ccfg['timeout_s'] * 1000
-        self._in = stream if stream is not None else sys.stdin.buffer
+        self._in = sys.stdin.buffer
         # A host terminal echoes in its own line discipline; the board's
         # UART does not, so there the console echoes what it takes.
-        self.echo = (sys.platform not in ('linux', 'darwin')) if echo is None else echo
-        self._poll = select.poll()
-        self._poll.register(sys.stdin if stream is None else stream, select.POLLIN)
+        self.echo = sys.platform not in ('linux', 'darwin')
+        self._poll = poll
         self._line = bytearray(LINE_MAX)
         self._n = 0
         self._byte = bytearray(1)
@@ -41,7 +41,6 @@ class Console:
         self.watching = False
         self.cfg_pending = None  # config edits not saved yet (raw JSON)
         self.cfg_changed = []    # their keys
-        self.lines = 0           # lines taken (for tests and status)
 
     def _ready(self):
         for _ in self._poll.ipoll(0):
@@ -122,7 +121,6 @@ class Console:
         over = self._over
         self._n = 0
         self._over = False
-        self.lines += 1
         if over:
             self.pending = None
             print('line too long: at most %d characters' % LINE_MAX)

@@ -127,11 +127,15 @@ class Link:
 
     def publish(self, suffix, payload, retain=False, qos=0):
         """True when handed to the broker (QoS 1: acknowledged by it)."""
+        return self.publish_to(self.base + '/' + suffix, payload, retain, qos)
+
+    def publish_to(self, topic, payload, retain=False, qos=0):
+        """publish() to a topic outside the site's own (Home Assistant's)."""
         if not self.up:
             return False
         now = ticks_ms()
         try:
-            self.client.publish(self.base + '/' + suffix, payload, retain, qos)
+            self.client.publish(topic, payload, retain, qos)
         except Exception as e:
             self._drop(e, now)
             return False

@@ -106,15 +106,8 @@ class Uplink:
                                         self.ha_prefix, self.ha_commands, self.app.version)
         finally:
             forget('firmware.ha')
-        if self.link.client is not None and self._publish_abs(topic, payload):
+        if self.link.publish_to(topic, payload, True, 1):
             self._ha_i += 1
-
-    def _publish_abs(self, topic, payload):
-        try:
-            self.link.client.publish(topic, payload, True, 1)
-            return True
-        except Exception:
-            return False
 
     def _read_seq(self):
         try:

@@ -49,3 +49,12 @@ def mqtt_site(tmp_path):
     yield make
     for s in made:
         s.close()
+
+
+@pytest.fixture
+def broker():
+    """A real mosquitto on a free port, stopped after the test."""
+    from broker import Broker
+    b = Broker()
+    yield b
+    b.stop()

@@ -9,7 +9,6 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
-import pytest
 
 from broker import Broker
 from conftest import ROOT
@@ -71,13 +70,6 @@ class Fw:
         self.p.wait(timeout=timeout)
         time.sleep(0.2)
         return self.lines
-
-
-@pytest.fixture
-def broker():
-    b = Broker()
-    yield b
-    b.stop()
 
 
 def test_status_retained_and_last_will(micropython, broker):

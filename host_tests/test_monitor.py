@@ -8,21 +8,12 @@ import sys
 import time
 
 import paho.mqtt.client as mqtt
-import pytest
 
-from broker import Broker
 from conftest import ROOT
 from firmware import commands
 
 MONITOR = os.path.join(ROOT, "tools", "monitor.py")
 KEY = "bts-key"
-
-
-@pytest.fixture
-def broker():
-    b = Broker()
-    yield b
-    b.stop()
 
 
 def site_stub(port, key):
