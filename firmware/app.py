@@ -179,14 +179,21 @@ def _idle_on_error(msg):
 IDLE_SLICE_MS = 10     # the console is polled this often between ticks
 
 
-def _reboot(app):
+def _save_and_close(app, when):
     try:
-        app.report(app.snap)        # the `reboot` note itself
         app.save()
         if app.uplink is not None:
             app.uplink.close()
     except Exception as e:
-        print('WARNING: state not saved before reboot: %r' % e)
+        print('WARNING: state not saved %s: %r' % (when, e))
+
+
+def _reboot(app):
+    try:
+        app.report(app.snap)        # the `reboot` note itself
+    except Exception as e:
+        print('WARNING: events not reported before reboot: %r' % e)
+    _save_and_close(app, 'before reboot')
     import machine
     machine.reset()
 
@@ -270,10 +277,5 @@ def run(path=CONFIG):
                 sleep_ms(min(rest, IDLE_SLICE_MS))
     except KeyboardInterrupt:
         _unlock_heap()
-        try:
-            app.save()
-            if app.uplink is not None:
-                app.uplink.close()
-        except Exception as e:
-            print('WARNING: state not saved at stop: %r' % e)
+        _save_and_close(app, 'at stop')
         print('stopped')
