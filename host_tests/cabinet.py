@@ -48,13 +48,13 @@ class Cabinet:
 class Flash:
     """A laid-out flash folder in which to run the firmware or the harness."""
 
-    def __init__(self, path, cfg):
+    def __init__(self, path, cfg, romfs=True):
         self.path = str(path)
         os.makedirs(self.path, exist_ok=True)
         cfg_file = os.path.join(self.path, "cfg-src.json")
         with open(cfg_file, "w") as f:
             json.dump(cfg, f)
-        host_run.layout(cfg_file, self.path)
+        host_run.layout(cfg_file, self.path, romfs=romfs)
         shutil.copy(os.path.join(ROOT, "host_tests", "mpy_firmware.py"), self.path)
 
     def set_config(self, cfg):

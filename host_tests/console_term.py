@@ -22,7 +22,7 @@ def _own_terminal():
 
 
 class Terminal:
-    HEAP = "256k"
+    HEAP = "160k"           # the board's, with the code in a ROMFS image
 
     def __init__(self, tmp, cfg, heap=None, raw=True, flash=None):
         path = os.path.join(tmp, "console-config.json")

@@ -1,5 +1,5 @@
-# The firmware with mqtt.enabled, in the unix port (at 256k: the link does
-# not fit the board's heap yet, see the README), against the emulated
+# The firmware with mqtt.enabled, in the unix port (the board's 160k heap,
+# the code in its ROMFS image), against the emulated
 # cabinet and a real mosquitto, with paho as the operator: telemetry with a
 # rising seq, a signed gen_start that reaches the genset, refusals with
 # their reasons, and a frozen broker: after it, every seq is there, in

@@ -10,7 +10,8 @@ a) the heap each module costs on import (.mpy, 160k heap): ours, and the
 b) free heap after start-up (config, App, one poll against the cabinet
    emulator, a display line) at 160k (goal >= 40 KB) and at the strict 110k
    (must run), with the largest free block, and the smallest heap the
-   firmware starts in (bisection);
+   firmware starts in (bisection); also with the MQTT link up (to a
+   mosquitto the bench starts; goal >= 40 KB at 160k);
 c) bytes allocated per poll cycle (goal <= 2048) with a breakdown (poller,
    site picture, each device, each request step by step, single operations),
    under other conditions (values frozen; line paced at 9600 baud), and free
@@ -20,6 +21,11 @@ c) bytes allocated per poll cycle (goal <= 2048) with a breakdown (poller,
 
 Everything runs the real firmware compiled to .mpy in a flash folder laid out
 by tools/host_run.py; the MicroPython-side scripts are tools/bench/heap_*.py.
+a) and b) are measured in both of the board's layouts: the .mpy files on its
+filesystem (stock firmware: an import copies the bytecode into the heap) and
+the ROMFS image (tools/deploy.py; the bytecode runs in place from flash; on
+the host the image's buffer is kept outside the measured heap, see
+tools/host_run.py). c) is the same in both; it runs in the ROMFS layout.
 The unix port is 64-bit: GC blocks are 32 bytes and objects about twice the
 size they have on the ESP32, so these are worst-case figures for the board.
 
@@ -36,9 +42,11 @@ import sys
 import time
 
 from bench_poll import ROOT, BenchError, Rig, goal
+from broker import Broker
 
 HEAP = "160k"
 STRICT = "110k"
+LAYOUTS = ("files", "romfs")
 FREE_GOAL = 40 * 1024
 CYCLE_GOAL = 2048
 DRIFT_TOLERANCE = 64        # two 32-byte GC blocks: conservative-GC noise
@@ -153,6 +161,8 @@ def start_up(rig, heap, extra=None):
                                  for kv in rest.split())
         elif tag == "WORD":
             word = int(rest)
+        elif tag == "LINK":
+            out["link"] = rest
         m = re.search(r"max free sz: (\d+)", line)
         if m:
             out["largest_free_block"] = int(m.group(1)) * 4 * word
@@ -165,6 +175,9 @@ def start_up(rig, heap, extra=None):
         out.setdefault("error", "exit %d: %s" % (rc, (err.strip().splitlines() or ["?"])[-1]))
     elif out["ok"] and not all(out.get("online", {}).values()):
         raise BenchError("start-up at %s: a device did not answer: %r" % (heap, out["online"]))
+    elif out["ok"] and extra == "link" and out.get("link") != "up":
+        out["ok"] = False
+        out["error"] = "the MQTT link did not come up: %s" % out.get("link")
     return out
 
 
@@ -345,17 +358,62 @@ def part_c(rig, cycles, drift, every, paced_cycles):
 
 # -- output ------------------------------------------------------------------------
 
+def print_part_b(lay, a, b):
+    w = print
+    w("   %-6s %-24s %17s %14s %14s  %s" % ("layout", "heap", "free", "largest block",
+                                             "app start-up", "goal"))
+    for key in ("160k", "110k", "160k+link", "110k+link"):
+        s = b.get(key)
+        if s is None:
+            continue
+        if key == "160k":
+            g = ">= %d KB  %s" % (FREE_GOAL // 1024, goal(b["free_ok"]))
+        elif key == "110k":
+            g = "must run  %s" % goal(b["strict_ok"])
+        elif key == "160k+link":
+            g = ">= %d KB  %s" % (FREE_GOAL // 1024, goal(b["link_ok"]))
+        else:
+            g = "(info)"
+        label = key + (" (GC %d B)" % s["gc_total"] if "gc_total" in s else "")
+        if s["ok"]:
+            w("   %-6s %-24s %17s %14s %14s  %s" % (
+                lay, label, "%d (%s)" % (s["free"], kb(s["free"])),
+                kb(s["largest_free_block"]), kb(s["alloc"] - s["base"]), g))
+        else:
+            w("   %-6s %-24s %17s %14s %14s  %s" % (lay, label, "FAILED", "", "", g))
+            w("      %s" % s.get("error"))
+            if s.get("traceback"):
+                w("      at " + " <- ".join(reversed(s["traceback"][-3:])))
+    w("   %-6s smallest heap the firmware starts in: %sk (bisection, 1k steps)"
+      % (lay, b["smallest_start_heap_k"]))
+    s = b["160k"]
+    if s["ok"]:
+        app_heap = s["alloc"] - s["base"]
+        runtime = app_heap - (a["all_app_modules"] or 0) - (a["machine_twin"] or 0)
+        w("   %-6s app start-up heap at 160k = %d B: code and globals of the modules it"
+          % (lay, app_heap))
+        w("          keeps loaded %s (umodbus's lean path included, imported in one go),"
+          % a["all_app_modules"])
+        w("          machine twin %s (host only), runtime objects and name tables %d."
+          % (a["machine_twin"], runtime))
+        w("          Board-like free: ~%s." % kb(s["free"] + (a["machine_twin"] or 0)))
+    w("")
+
+
 def print_report(r):
     w = print
-    a, b, c = r["a"], r["b"], r["c"]
+    fa, ra, c = r["files"]["a"], r["romfs"]["a"], r["c"]
+    b160 = r["files"]["b"]["160k"]
     w("Heap benchmark: firmware as .mpy in the MicroPython unix port (64-bit: %d-byte GC"
-      % b["160k"]["block_bytes"])
+      % b160["block_bytes"])
     w("blocks, objects about twice their ESP32 size, so worst-case figures for the board)")
     t = r["tree"]
     w("Tree: %s%s" % (t["commit"], " + uncommitted changes in " + ", ".join(t["changed"])
                       if t["changed"] else ""))
+    w("Layouts: files = the .mpy files on the board's filesystem (an import copies the")
+    w("bytecode into the heap); romfs = the ROMFS image (bytecode runs in place, from flash).")
     w("")
-    w("a) Heap each module costs on import, .mpy, %s heap" % HEAP)
+    w("a) Heap each module costs on import, %s heap" % HEAP)
     w("   Method: one fresh micropython process per figure; gc.collect(); gc.mem_alloc()")
     w("   before and after the import. 'alone' = the module by itself: what it imports at")
     w("   module level is imported first, outside the measurement. 'fresh' = the module")
@@ -364,75 +422,53 @@ def print_report(r):
     w("   counted here (the library rows hold them). Growth of qstr pools and of")
     w("   sys.modules is charged to whichever import triggers it (a few hundred bytes).")
     w("")
+
     def num(v):
         return "-" if v is None else str(v)
-    w("   %-32s %5s %7s %7s  %s" % ("ours: every module the app loads", "kept", "alone",
-                                   "fresh", "imports at module level"))
-    for name, row in a["ours"].items():
-        w("   %-32s %5s %7s %7s  %s" % (name, "yes" if row["resident"] else "no",
-                                       num(row["alone"]), num(row["fresh"]),
-                                       row.get("error") or ", ".join(row["pulls_in"]) or "-"))
-    w("   %-32s %5s %7d   (kept loaded: %d)" % ("sum of ours", "", a["ours_sum_alone"],
-                                                a["ours_sum_alone_resident"]))
+
+    def rom(table, name):
+        row = table.get(name)
+        return num(row["alone"]) if row else "?"
+    w("   %-32s %5s %7s %7s %7s  %s" % ("ours: every module the app loads", "kept", "alone",
+                                       "fresh", "romfs", "imports at module level"))
+    for name, row in fa["ours"].items():
+        w("   %-32s %5s %7s %7s %7s  %s" % (name, "yes" if row["resident"] else "no",
+                                           num(row["alone"]), num(row["fresh"]),
+                                           rom(ra["ours"], name),
+                                           row.get("error") or ", ".join(row["pulls_in"]) or "-"))
+    w("   %-32s %5s %7d %7s %7d  (kept loaded: files %d, romfs %d)" % (
+        "sum of ours", "", fa["ours_sum_alone"], "", ra["ours_sum_alone"],
+        fa["ours_sum_alone_resident"], ra["ours_sum_alone_resident"]))
     w("   (kept = still in sys.modules after start-up; 'no' = loaded, then unloaded by")
-    w("   the app, e.g. app.forget(): costs heap only while it is loaded)")
+    w("   the app, e.g. app.forget(): costs heap only while it is loaded; romfs = alone,")
+    w("   in the ROMFS layout)")
     w("")
-    w("   %-42s %7s  %s" % ("libraries, totals", "fresh", "modules loaded"))
-    for label, row in a["lib_totals"].items():
-        w("   %-42s %7s  %s" % (label, num(row["fresh"]),
-                                row["error"] or ", ".join(row["modules"])))
-    w("   %-42s %7s  (typing, modbus, common, functions, const served by umodbus_lean)"
-      % ("saving of the lean way", num(a["lean_saving"])))
+    w("   %-42s %7s %7s  %s" % ("libraries, totals", "fresh", "romfs", "modules loaded"))
+    for label, row in fa["lib_totals"].items():
+        w("   %-42s %7s %7s  %s" % (label, num(row["fresh"]),
+                                    num(ra["lib_totals"][label]["fresh"]),
+                                    row["error"] or ", ".join(row["modules"])))
+    w("   %-42s %7s %7s  (typing, modbus, common, functions, const served by umodbus_lean)"
+      % ("saving of the lean way", num(fa["lean_saving"]), num(ra["lean_saving"])))
     w("")
-    w("   %-32s %5s %7s %7s  %s" % ("libraries, by module", "", "alone", "fresh",
-                                   "imports at module level"))
-    for name, row in a["libs"].items():
-        w("   %-32s %5s %7s %7s  %s" % (name, "", num(row["alone"]), num(row["fresh"]),
-                                       row.get("error") or ", ".join(row["pulls_in"]) or "-"))
-    w("   %-32s %5s %7s %7s  host only; built into the board" % (
-        "machine (twin, .py)", "", "", num(a["machine_twin"])))
+    w("   %-32s %5s %7s %7s %7s  %s" % ("libraries, by module", "", "alone", "fresh", "romfs",
+                                       "imports at module level"))
+    for name, row in fa["libs"].items():
+        w("   %-32s %5s %7s %7s %7s  %s" % (name, "", num(row["alone"]), num(row["fresh"]),
+                                           rom(ra["libs"], name),
+                                           row.get("error") or ", ".join(row["pulls_in"]) or "-"))
+    w("   %-32s %5s %7s %7s %7s  host only; built into the board" % (
+        "machine (twin, .py)", "", "", num(fa["machine_twin"]), ""))
     w("   ('-' alone: its own imports load it, e.g. umodbus/__init__ imports .version)")
-    if a["aliases"]:
-        w("   In the app, %s are the lean module." % ", ".join(sorted(a["aliases"])))
+    if fa["aliases"]:
+        w("   In the app, %s are the lean module." % ", ".join(sorted(fa["aliases"])))
     w("")
     w("b) Free heap after start-up as app.run() does it: config, App (every module it")
     w("   loads), one poll cycle against the emulator, one display line; then")
     w("   gc.collect(); gc.mem_free(). 'largest block' = the biggest contiguous free run.")
-    w("   %-24s %17s %14s %14s  %s" % ("heap", "free", "largest block", "app start-up",
-                                        "goal"))
-    for key in ("160k", "160k+umqtt", "110k"):
-        s = b.get(key)
-        if s is None:
-            continue
-        if key == "160k":
-            g = ">= %d KB  %s" % (FREE_GOAL // 1024, goal(b["free_ok"]))
-        elif key == "110k":
-            g = "must run  %s" % goal(b["strict_ok"])
-        else:
-            g = "(info: with the MQTT client to come)"
-        label = key + (" (GC %d B)" % s["gc_total"] if "gc_total" in s else "")
-        if s["ok"]:
-            w("   %-24s %17s %14s %14s  %s" % (
-                label, "%d (%s)" % (s["free"], kb(s["free"])),
-                kb(s["largest_free_block"]), kb(s["alloc"] - s["base"]), g))
-        else:
-            w("   %-24s %17s %14s %14s  %s" % (label, "FAILED", "", "", g))
-            w("      %s" % s.get("error"))
-            if s.get("traceback"):
-                w("      at " + " <- ".join(reversed(s["traceback"][-3:])))
-    w("   smallest heap the firmware starts in: %sk (bisection, 1k steps)"
-      % b["smallest_start_heap_k"])
-    s = b["160k"]
-    if s["ok"]:
-        app_heap = s["alloc"] - s["base"]
-        runtime = app_heap - (a["all_app_modules"] or 0) - (a["machine_twin"] or 0)
-        w("   app start-up heap at 160k = %d B: code and globals of the modules it keeps" %
-          app_heap)
-        w("   loaded %s (umodbus's lean path included, imported in one go), machine twin" %
-          a["all_app_modules"])
-        w("   %s (host only), runtime objects %d (App," % (a["machine_twin"], runtime))
-        w("   devices, plans, values dicts, bus, control state). Board-like free: ~%s." %
-          kb(s["free"] + (a["machine_twin"] or 0)))
+    w("   '+link': config with the MQTT link on, ticked until it is up (mosquitto).")
+    for lay in LAYOUTS:
+        print_part_b(lay, r[lay]["a"], r[lay]["b"])
     w("")
     w("c) Bytes allocated per poll cycle (gc.collect(); gc.disable(); a=gc.mem_alloc(); ...;")
     w("   b=gc.mem_alloc(); gc.enable()), unpaced emulator at speed 60 so that values")
@@ -520,36 +556,48 @@ def tree_state():
     return {"commit": head or None, "changed": [x[3:] for x in dirty if x.strip()]}
 
 
-def run(cycles, drift, every, paced_cycles):
-    t0 = time.monotonic()
-    with Rig(speed=60, start_hour=12.0, seed=1) as rig:
-        b = {"160k": start_up(rig, HEAP)}
-        b["110k"] = start_up(rig, STRICT)
-        smallest = smallest_start_heap(rig, {160: b["160k"], 110: b["110k"]})
-        if smallest is None:
-            raise BenchError("the firmware does not start even at 512k: %s"
-                             % b["160k"].get("error"))
-        if b["160k"]["ok"]:
-            b["160k+umqtt"] = start_up(rig, HEAP, "mqtt")
-        # Which modules the app loads at any time (some are unloaded after use).
-        disc = start_up(rig, ROOMY[-1], "discover")
-        if not disc["ok"]:
-            raise BenchError("start-up with the import hook failed: %s" % disc.get("error"))
-        loaded = disc.get("loaded", [])
-        resident = disc["modules"]
-        a = part_a(rig, loaded, resident)
-        a["aliases"] = dict((k, v) for k, v in resident.items() if k.startswith("umodbus")
-                            and "umodbus_lean" in v)
-        c = part_c(rig, cycles, drift, every, paced_cycles)
-    for x in b.values():
-        x.pop("modules", None)
-        x.pop("loaded", None)
-    b["smallest_start_heap_k"] = smallest
+def part_b(rig, broker_port):
+    rig.write_link_config(broker_port)
+    b = {"160k": start_up(rig, HEAP)}
+    b["110k"] = start_up(rig, STRICT)
+    b["smallest_start_heap_k"] = smallest_start_heap(rig, {160: b["160k"], 110: b["110k"]})
+    b["160k+link"] = start_up(rig, HEAP, "link")
+    b["110k+link"] = start_up(rig, STRICT, "link")
     b["free_goal"] = FREE_GOAL
     b["free_ok"] = b["160k"]["ok"] and b["160k"]["free"] >= FREE_GOAL
+    b["link_ok"] = b["160k+link"]["ok"] and b["160k+link"]["free"] >= FREE_GOAL
     b["strict_ok"] = b["110k"]["ok"]
-    return {"tree": tree_state(), "a": a, "b": b, "c": c,
-            "seconds": round(time.monotonic() - t0, 1)}
+    return b
+
+
+def run(cycles, drift, every, paced_cycles):
+    t0 = time.monotonic()
+    out = {"tree": tree_state()}
+    broker = Broker()
+    try:
+        for lay in LAYOUTS:
+            with Rig(speed=60, start_hour=12.0, seed=1, romfs=lay == "romfs") as rig:
+                b = part_b(rig, broker.port)
+                # Which modules the app loads at any time (some are unloaded after use).
+                disc = start_up(rig, ROOMY[-1], "discover")
+                if not disc["ok"]:
+                    raise BenchError("start-up with the import hook failed: %s"
+                                     % disc.get("error"))
+                resident = disc["modules"]
+                a = part_a(rig, disc.get("loaded", []), resident)
+                a["aliases"] = dict((k, v) for k, v in resident.items()
+                                    if k.startswith("umodbus") and "umodbus_lean" in v)
+                if lay == "romfs":
+                    out["c"] = part_c(rig, cycles, drift, every, paced_cycles)
+            for x in list(b.values()):
+                if isinstance(x, dict):
+                    x.pop("modules", None)
+                    x.pop("loaded", None)
+            out[lay] = {"a": a, "b": b}
+    finally:
+        broker.stop()
+    out["seconds"] = round(time.monotonic() - t0, 1)
+    return out
 
 
 def main(argv=None):

@@ -59,7 +59,8 @@ class Rig:
     layout whose config.json points the gw bus at it. Close it to stop the
     emulator and remove the temp dir."""
 
-    def __init__(self, baud_pace=None, speed=0, start_hour=12.0, seed=1, fw_baud=None):
+    def __init__(self, baud_pace=None, speed=0, start_hour=12.0, seed=1, fw_baud=None,
+                 romfs=True):
         self.tmp = tempfile.mkdtemp(prefix="bench-")
         self._compiled = set()
         self.proc = None
@@ -83,10 +84,19 @@ class Rig:
             fw_cfg = os.path.join(self.tmp, "fw-config.json")
             with open(fw_cfg, "w") as f:
                 json.dump(self.cfg, f)
-            host_run.layout(fw_cfg, self.flash)
+            host_run.layout(fw_cfg, self.flash, romfs=romfs)
+            self.romfs = romfs
         except BaseException:
             self.close()
             raise
+
+    def write_link_config(self, broker_port, name="config-link.json"):
+        """A second config in the flash: this one with the MQTT link on, to
+        the broker on broker_port."""
+        cfg = json.loads(json.dumps(self.cfg))
+        cfg["mqtt"].update(enabled=True, host="127.0.0.1", port=broker_port, timeout_s=2)
+        with open(os.path.join(self.flash, name), "w") as f:
+            json.dump(cfg, f)
 
     def run(self, script, args=(), heap="160k", timeout=150, check=True, env=None):
         """Run tools/bench/<script> in the flash at `heap`; returns its stdout

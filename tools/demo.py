@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """The product's main job on the host: the firmware in the MicroPython unix
-port reads an emulated PV-storage-diesel cabinet over Modbus RTU, with a local
-MQTT broker beside it, and prints what it reads each cycle.
+port reads an emulated PV-storage-diesel cabinet over Modbus RTU, decides,
+and reports to a local MQTT broker; this prints what it reads and decides
+each cycle, and what the operator's side receives.
 
 Starts mosquitto on a free port, the cabinet emulator (dawn to evening in one
 minute of compressed time, with a grid failure in the middle), and the
-firmware through tools/host_run.py; stops everything it started at the end
-or on Ctrl-C.
+firmware through tools/host_run.py (its ROMFS layout, the board's 160k heap);
+a paho-mqtt client stands for the operator and prints a [noc] line for each
+event and, every 10 s, the latest telemetry. Stops everything it started at
+the end or on Ctrl-C.
 
     python3 tools/demo.py [--seconds 60] [--speed 720] [--heap 160k]
 """
@@ -23,6 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import paho.mqtt.client as mqtt  # noqa: E402
+
 from broker import Broker  # noqa: E402
 from emulator_client import EmulatorClient, start_emulator, stop_emulator  # noqa: E402
 
@@ -31,6 +36,46 @@ EXAMPLE = os.path.join(HERE, "configs", "example.json")
 
 def say(msg):
     print("[demo] " + msg, flush=True)
+
+
+class Noc:
+    """The operator's side: what the broker received from the site."""
+
+    def __init__(self, port, prefix, site):
+        self.base = "%s/%s/" % (prefix, site)
+        self.last = None
+        self.n = 0
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="demo-noc")
+        self.c.on_message = self._msg
+        self.c.connect("127.0.0.1", port)
+        self.c.subscribe(self.base + "#", qos=1)
+        self.c.loop_start()
+
+    def _msg(self, _c, _u, m):
+        sub = m.topic[len(self.base):]
+        text = m.payload.decode(errors="replace")
+        if sub == "telemetry":
+            self.n += 1
+            self.last = text
+        elif sub in ("event", "status"):
+            print("[noc] %s: %s" % (sub, text), flush=True)
+
+    def summary(self):
+        if self.last is None:
+            print("[noc] no telemetry yet", flush=True)
+            return
+        t = json.loads(self.last)
+
+        def n(k):
+            return "-" if t.get(k) is None else "%.0f" % t[k]
+        print("[noc] %d telemetry records; last: seq %s, SOC %s %%, PV %s W, load %s W, "
+              "generator %s, grid %s" % (self.n, t.get("seq"), n("batt_soc"), n("pv_w"),
+                                         n("load_w"), t.get("gen_ctl"),
+                                         "ok" if t.get("grid_ok") else "lost"), flush=True)
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
 
 
 def main(argv=None):
@@ -54,7 +99,7 @@ def main(argv=None):
         with open(EXAMPLE) as f:
             cfg = json.load(f)
         cfg["buses"]["gw"]["port"] = ready["buses"]["gw"]["port"]
-        cfg["mqtt"]["port"] = mqtt_port
+        cfg["mqtt"].update(port=mqtt_port, enabled=True, telemetry_s=5)
         cfg["poll_s"] = 1
         cfg_path = os.path.join(work, "config.json")
         with open(cfg_path, "w") as f:
@@ -66,6 +111,7 @@ def main(argv=None):
                                "--config", cfg_path, "--heap", args.heap])
         ctl = ready["control"]
         emu = EmulatorClient(ctl["host"], ctl["port"])
+        noc = Noc(mqtt_port, cfg["mqtt"]["prefix"], cfg["site_id"])
         t0 = time.time()
         grid_cut = grid_back = False
         next_note = t0 + 10
@@ -84,8 +130,11 @@ def main(argv=None):
                 st = emu.state()
                 say("model time %02d:%02d, true SOC %.1f%%, PV %.0f W, load %.0f W" % (
                     int(st["hour"]), int(st["hour"] % 1 * 60), st["soc"], st["pv_w"], st["load_w"]))
+                noc.summary()
                 next_note += 10
         emu.close()
+        noc.summary()
+        noc.close()
         rc = fw.poll()
         if rc is not None and rc != 0:
             say("firmware exited with %s" % rc)

@@ -8,6 +8,18 @@ SIGTERM, with this terminal as the board's serial port.
 
     python3 tools/host_run.py --config tools/configs/example.json
     python3 tools/host_run.py --config CFG --heap 110k --uart 2=/dev/pts/7
+    python3 tools/host_run.py --config CFG --files
+
+Two layouts, as a board can have them:
+- romfs (default; the product's): firmware/ and lib/ in a ROMFS image
+  (`mpremote romfs build`: the image tools/deploy.py writes to the board's
+  ROMFS partition), mounted at /rom; the bytecode runs in place and costs
+  no heap. The board maps that partition from flash; the unix port cannot,
+  so the image is read into a buffer allocated first and the heap is made
+  larger by exactly what that buffer costs: the rest is the board's --heap.
+- --files: the .mpy files on the board's filesystem, as on stock MicroPython
+  firmware without a ROMFS partition; an import copies the bytecode into
+  the heap (the firmware then needs ~165k: see the README's heap section).
 """
 import argparse
 import os
@@ -22,11 +34,38 @@ VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 TWIN = os.path.join(ROOT, "tools", "board_twin")
 RESET_EXIT = 3      # the twin's machine.reset() (tools/board_twin/machine.py)
 
-# Runs boot.py then main.py as the board does, as __main__ scripts.
+ROMFS_IMAGE = os.path.join("twin", "romfs.img")   # the board's ROMFS partition
+GC_BLOCK = 32       # bytes in a GC block of the 64-bit unix port
+# Per block the GC also keeps 2 bits of allocation table and 1 bit of
+# finaliser table: a block costs 32 + 3/8 bytes of the heap size.
+GC_TABLE_BITS = 3
+
+# Runs boot.py then main.py as the board does, as __main__ scripts (or the
+# script named first on the command line, with the rest as its argv). With a
+# ROMFS image, mounts it at /rom first and puts /rom and /rom/lib on
+# sys.path after the root, as the board's firmware does at start.
 LAUNCHER = """\
-for _f in ('boot.py', 'main.py'):
+import sys
+def _rom():
+    import os, vfs
+    try:
+        n = os.stat('%s')[6]
+    except OSError:
+        return
+    b = bytearray(n)
+    with open('%s', 'rb') as f:
+        f.readinto(b)
+    vfs.mount(vfs.VfsRom(b), '/rom')
+    i = sys.path.index('.') + 1
+    sys.path[i:i] = ['/rom', '/rom/lib']
+_rom()
+del _rom
+_s = ('boot.py', 'main.py')
+if len(sys.argv) > 1 and sys.argv[1].endswith('.py'):
+    _s = (sys.argv.pop(1),)
+for _f in _s:
     exec(open(_f).read(), {'__name__': '__main__'})
-"""
+""" % (ROMFS_IMAGE, ROMFS_IMAGE)
 
 
 def tool(name):
@@ -58,33 +97,84 @@ def compile_tree(src, dst, mpy_cross):
     return len(jobs)
 
 
-def layout(config_path, dest):
-    """Build the board's flash image in dest; returns dest."""
+def build_code(dest_dir):
+    """firmware/ and lib/ compiled to .mpy under dest_dir (the tree that goes
+    on the board, as files or as a ROMFS image)."""
     if not os.path.isdir(os.path.join(ROOT, "lib", "umodbus")):
         sys.exit("host_run: lib/ is empty; run tools/setup.sh first")
     mpy_cross = tool("mpy-cross")
     for sub in ("firmware", "lib"):
-        shutil.rmtree(os.path.join(dest, sub), ignore_errors=True)
+        shutil.rmtree(os.path.join(dest_dir, sub), ignore_errors=True)
+        compile_tree(os.path.join(ROOT, sub), os.path.join(dest_dir, sub), mpy_cross)
+    return dest_dir
+
+
+def build_romfs(image_path, work_dir):
+    """The ROMFS image of firmware/ and lib/ (compiled in work_dir), built
+    by mpremote as `mpremote romfs build` does; returns its size."""
+    build_code(work_dir)
+    r = subprocess.run([tool("mpremote"), "romfs", "--no-mpy", "-o", image_path, "build",
+                        work_dir], capture_output=True, text=True)
+    if r.returncode:
+        sys.exit("host_run: mpremote romfs build failed:\n%s%s" % (r.stdout, r.stderr))
+    return os.path.getsize(image_path)
+
+
+def layout(config_path, dest, romfs=True):
+    """Build the board's flash in dest (and with romfs, its ROMFS partition
+    instead of firmware/ and lib/ on the filesystem); returns dest."""
     os.makedirs(dest, exist_ok=True)
-    for f in ("boot.py", "main.py"):
-        shutil.copy(os.path.join(ROOT, f), os.path.join(dest, f))
-    compile_tree(os.path.join(ROOT, "firmware"), os.path.join(dest, "firmware"), mpy_cross)
-    compile_tree(os.path.join(ROOT, "lib"), os.path.join(dest, "lib"), mpy_cross)
-    shutil.copy(config_path, os.path.join(dest, "config.json"))
     twin = os.path.join(dest, "twin")
     shutil.rmtree(twin, ignore_errors=True)
     shutil.copytree(TWIN, twin)
+    if romfs:
+        work = tempfile.mkdtemp(prefix="romfs-")
+        try:
+            build_romfs(os.path.join(dest, ROMFS_IMAGE), work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        for sub in ("firmware", "lib"):     # nothing on flash may shadow the ROMFS
+            shutil.rmtree(os.path.join(dest, sub), ignore_errors=True)
+    else:
+        build_code(dest)
+    for f in ("boot.py", "main.py"):
+        shutil.copy(os.path.join(ROOT, f), os.path.join(dest, f))
+    shutil.copy(config_path, os.path.join(dest, "config.json"))
     with open(os.path.join(dest, "_host_boot.py"), "w") as f:
         f.write(LAUNCHER)
     return dest
 
 
+def heap_bytes(heap):
+    """'160k' -> 163840 (the unix port's -X heapsize syntax)."""
+    h = heap.strip().lower()
+    mult = {"k": 1024, "m": 1024 * 1024}.get(h[-1:], 1)
+    return int(h.rstrip("km")) * mult
+
+
+def romfs_cost(image_size):
+    """Heap bytes the ROMFS buffer takes in the unix port: the bytearray's
+    object and its data, each rounded to whole GC blocks, with the blocks'
+    share of the GC's tables."""
+    blocks = 1 + (image_size + GC_BLOCK - 1) // GC_BLOCK
+    return (blocks * (GC_BLOCK * 8 + GC_TABLE_BITS) + 7) // 8
+
+
 def command(dest, heap="160k", script="_host_boot.py"):
-    """The micropython command line and environment for a laid-out folder."""
+    """The micropython command line and environment for a laid-out folder.
+    With a ROMFS image the heap grows by what its buffer costs, so that the
+    firmware has the board's `heap` beside it."""
     env = dict(os.environ)
     # The twin's machine module first, then the board's root and /lib.
     env["MICROPYPATH"] = "twin:.:lib:.frozen"
-    return [tool("micropython"), "-X", "heapsize=" + heap, script], env
+    image = os.path.join(dest, ROMFS_IMAGE)
+    size = "heapsize=" + heap
+    if os.path.exists(image):
+        size = "heapsize=%d" % (heap_bytes(heap) + romfs_cost(os.path.getsize(image)))
+    cmd = [tool("micropython"), "-X", size, "_host_boot.py"]
+    if script != "_host_boot.py":
+        cmd.append(script)
+    return cmd, env
 
 
 def _terminal_sent_it():
@@ -102,6 +192,10 @@ def main(argv=None):
     ap.add_argument("--uart", action="append", default=[], metavar="N=PATH",
                     help="connect the board's UART N to a pty/serial device")
     ap.add_argument("--pins-file", help="append pin changes to this file")
+    ap.add_argument("--files", action="store_true",
+                    help="firmware/ and lib/ as .mpy files on the filesystem (stock firmware) "
+                         "instead of the ROMFS image tools/deploy.py writes")
+    ap.add_argument("--romfs", action="store_true", help="the ROMFS image (the default)")
     args = ap.parse_args(argv)
 
     tmp = None
@@ -110,7 +204,7 @@ def main(argv=None):
         tmp = tempfile.mkdtemp(prefix="flash-")
         dest = tmp
     try:
-        layout(args.config, dest)
+        layout(args.config, dest, romfs=not args.files)
         cmd, env = command(dest, args.heap)
         for u in args.uart:
             n, _, path = u.partition("=")

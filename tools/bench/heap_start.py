@@ -2,8 +2,10 @@
 # (tools/bench_heap.py puts it there as .mpy): the firmware's start-up as
 # app.run() does it (config, App with every module it loads, one poll cycle,
 # one display line), then the free heap after gc.collect().
-#   micropython -X heapsize=160k heap_start.py [mqtt|discover]
-# "mqtt" also imports umqtt.simple (the MQTT slice to come) before measuring;
+#   micropython -X heapsize=160k heap_start.py [link|discover]
+# "link" starts from
+# config-link.json (the MQTT link on, to a broker the bench runs) and ticks
+# until the link is up (LINK up|down);
 # "discover" hooks builtins.__import__ to print LOADED <name> for every module
 # loaded at any time (the app unloads some after use), figures then biased.
 # Prints START <free> <alloc> <alloc at script start>, or FAIL <step> <error>
@@ -17,15 +19,15 @@ BASE = gc.mem_alloc()
 STEP = ['import']
 
 
-def start():
+def start(path='config.json'):
     from firmware import app
     STEP[0] = 'config'
     try:
-        cfg, _ = app.load_config(preload=True)     # as app.run() does
+        cfg, _ = app.load_config(path, preload=True)     # as app.run() does
     except TypeError:           # a tree from before preloading
-        cfg, _ = app.load_config()
+        cfg, _ = app.load_config(path)
     STEP[0] = 'App()'
-    a = app.App(cfg)
+    a = app.App(cfg, cfg_path=path)
     STEP[0] = 'import display'
     from firmware import display
     STEP[0] = 'tick'
@@ -58,10 +60,15 @@ def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ''
     seen = hook_imports() if mode == 'discover' else None
     try:
-        A = start()
-        if mode == 'mqtt':
-            STEP[0] = 'import umqtt.simple'
-            import umqtt.simple
+        A = start('config-link.json' if mode == 'link' else 'config.json')
+        if mode == 'link':
+            STEP[0] = 'link'
+            for _ in range(10):
+                if A.uplink.link.up:
+                    break
+                A.tick()
+                A.drain_events()
+            print('LINK ' + ('up' if A.uplink.link.up else 'down %s' % A.uplink.link.last_error))
     except Exception as e:      # MemoryError above all
         A = None
         gc.collect()

@@ -1,0 +1,68 @@
+# tools/deploy.py: the mpremote steps that put the firmware on a board, and
+# the ROMFS image they write, run here as the board would mount it.
+import json
+import os
+import subprocess
+import sys
+
+import deploy
+import host_run
+from conftest import ROOT
+
+EXAMPLE = os.path.join(ROOT, "tools", "configs", "example.json")
+
+
+def test_romfs_deploy_steps_and_image(tmp_path):
+    cmds = deploy.plan("/dev/ttyUSB0", str(tmp_path), config=EXAMPLE)
+    steps = [c[3:] for c in cmds]
+    assert all(c[1:3] == ["connect", "/dev/ttyUSB0"] for c in cmds)
+    image = str(tmp_path / "romfs.img")
+    assert steps[0] == ["romfs", "deploy", image]
+    assert steps[1] == ["run", str(tmp_path / "rm_shadows.py")]
+    assert "'/firmware', '/lib'" in (tmp_path / "rm_shadows.py").read_text()
+    assert steps[2] == ["cp", os.path.join(ROOT, "boot.py"), os.path.join(ROOT, "main.py"), ":"]
+    assert steps[3] == ["cp", EXAMPLE, ":config.json"]
+    assert steps[4] == ["reset"]
+    # The image mounts as the board mounts its ROMFS partition, and the
+    # firmware imports from it.
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import vfs, sys\n"
+        "f = open(%r, 'rb'); img = f.read(); f.close()\n"
+        "vfs.mount(vfs.VfsRom(img), '/rom')\n"
+        "sys.path[:0] = ['/rom', '/rom/lib']\n"
+        "import firmware.app, umqtt.simple\n"
+        "print(firmware.app.__file__, umqtt.simple.__file__, firmware.app.VERSION)\n" % image)
+    r = subprocess.run([host_run.tool("micropython"), str(probe)], capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, MICROPYPATH=""))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split()[:2] == ["/rom/firmware/app.mpy", "/rom/lib/umqtt/simple.mpy"]
+    # It fits the 128 KB romfs partition of ESP32_GENERIC's 4 MiB table.
+    assert os.path.getsize(image) <= 128 * 1024
+
+
+def test_files_deploy_and_no_config(tmp_path):
+    cmds = deploy.plan("auto", str(tmp_path), files=True)
+    steps = [c[3:] for c in cmds]
+    tree = str(tmp_path / "tree")
+    assert steps[0][0] == "run"
+    assert steps[1] == ["cp", "-r", os.path.join(tree, "firmware"), os.path.join(tree, "lib"), ":"]
+    assert os.path.exists(os.path.join(tree, "firmware", "app.mpy"))
+    assert [s[0] for s in steps[2:]] == ["cp", "reset"]      # the board keeps its config
+
+
+def test_dry_run_prints_and_a_bad_config_never_reaches_the_board(tmp_path):
+    tool = os.path.join(ROOT, "tools", "deploy.py")
+    r = subprocess.run([sys.executable, tool, "--dry-run", "--port", "/dev/ttyACM0"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 4 and all(l.startswith("$ ") and "/dev/ttyACM0" in l for l in lines)
+    assert " romfs deploy " in lines[0] and lines[-1].endswith(" reset")
+    bad = tmp_path / "bad.json"
+    cfg = json.load(open(EXAMPLE))
+    cfg["poll_s"] = "often"
+    bad.write_text(json.dumps(cfg))
+    r = subprocess.run([sys.executable, tool, "--dry-run", "--config", str(bad)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "poll_s" in r.stderr and "$ " not in r.stdout

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Put the firmware on a board with mpremote.
+
+    python3 tools/deploy.py --port /dev/ttyUSB0 [--config site.json]
+    python3 tools/deploy.py --port /dev/ttyUSB0 --files [--config site.json]
+    python3 tools/deploy.py --dry-run ...      # print the mpremote commands only
+
+The product's layout (the default): firmware/ and lib/ compiled to .mpy in a
+ROMFS image, written to the board's ROMFS partition with `mpremote romfs
+deploy`; the bytecode then runs in place from flash and costs no heap. That
+needs MicroPython built with ROMFS (MICROPY_VFS_ROM and a romfs partition,
+e.g. ESP32_GENERIC with partitions-4MiB-romfs.csv: 128 KB, the image is
+~110 KB); mpremote says "ROMFS is not enabled on this device" otherwise.
+--files copies the .mpy files to the board's filesystem instead (stock
+firmware; the firmware then needs a larger heap, see the README).
+
+boot.py and main.py always go to the board's root; the site's config only
+with --config (a board keeps its own otherwise). In the ROMFS layout, a
+firmware/ or lib/ left on the filesystem by an earlier --files deploy is
+removed, since the root comes first on sys.path and would shadow the image.
+The board is reset at the end. The image is the one tools/host_run.py runs
+on the host (same build).
+"""
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import host_run  # noqa: E402
+
+ROOT = host_run.ROOT
+
+# Run on the board: removes what would shadow the ROMFS image.
+SHADOWS = """import os
+def rm(p):
+    try:
+        st = os.stat(p)
+    except OSError:
+        return
+    if st[0] & 0x4000:
+        for e in os.listdir(p):
+            rm(p + '/' + e)
+        os.rmdir(p)
+    else:
+        os.remove(p)
+for d in ('/firmware', '/lib'):
+    rm(d)
+"""
+
+
+def plan(port, work, config=None, files=False):
+    """The mpremote command lines, in order (the image or tree built in work)."""
+    mp = [host_run.tool("mpremote"), "connect", port]
+    shadows = os.path.join(work, "rm_shadows.py")
+    with open(shadows, "w") as f:
+        f.write(SHADOWS)
+    cmds = []
+    if files:
+        tree = host_run.build_code(os.path.join(work, "tree"))
+        cmds.append(mp + ["run", shadows])
+        cmds.append(mp + ["cp", "-r", os.path.join(tree, "firmware"), os.path.join(tree, "lib"),
+                          ":"])
+    else:
+        image = os.path.join(work, "romfs.img")
+        host_run.build_romfs(image, os.path.join(work, "tree"))
+        cmds.append(mp + ["romfs", "deploy", image])
+        cmds.append(mp + ["run", shadows])
+    cmds.append(mp + ["cp", os.path.join(ROOT, "boot.py"), os.path.join(ROOT, "main.py"), ":"])
+    if config:
+        cmds.append(mp + ["cp", config, ":config.json"])
+    cmds.append(mp + ["reset"])
+    return cmds
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--port", default="auto", help="the board's serial port (mpremote's)")
+    ap.add_argument("--config", help="this site's config.json, checked first")
+    ap.add_argument("--files", action="store_true",
+                    help=".mpy files on the filesystem instead of the ROMFS image")
+    ap.add_argument("--dry-run", action="store_true", help="print the commands, run none")
+    args = ap.parse_args(argv)
+    if args.config:
+        check_config(args.config)
+    work = tempfile.mkdtemp(prefix="deploy-")
+    try:
+        for cmd in plan(args.port, work, args.config, args.files):
+            print("$ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
+            if args.dry_run:
+                continue
+            if subprocess.run(cmd).returncode:
+                print("deploy: failed; nothing after this step was done", file=sys.stderr)
+                return 1
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def check_config(path):
+    """Refuse a config the firmware would refuse, before it reaches a board."""
+    sys.path.insert(0, ROOT)
+    from firmware import config
+    try:
+        config.load(path)
+    except (config.ConfigError, OSError) as e:
+        sys.exit("deploy: %s: %s" % (path, e))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
