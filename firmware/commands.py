@@ -84,11 +84,13 @@ def _type_ok(v, t):
 
 
 class Verifier:
-    def __init__(self, key, window_s=WINDOW_S, max_ids=SEEN_IDS):
+    def __init__(self, key, window_s=WINDOW_S, max_ids=SEEN_IDS, seen=None):
         self.key = key.encode() if isinstance(key, str) else key
         self.window_s = window_s
         self.max_ids = max_ids
-        self.seen = []          # recent ids, oldest first
+        # Recent ids, oldest first: a list the caller keeps when the
+        # Verifier itself is made per batch of commands.
+        self.seen = [] if seen is None else seen
         self.refused = 0
 
     def check(self, payload, now):

@@ -63,9 +63,9 @@ def preload():
 
 # Loaded later, some only now and then (the MQTT link at its first connect,
 # the console when a technician types).
-LATER = ('firmware.uplink', 'firmware.hw.mqtt_sock', 'umqtt.simple', 'firmware.ha',
-         'firmware.store', 'firmware.console', 'firmware.con_look', 'firmware.con_act',
-         'firmware.con_cfg', 'firmware.con_help')
+LATER = ('firmware.uplink', 'firmware.remote', 'firmware.hw.mqtt_sock', 'umqtt.simple',
+         'firmware.ha', 'firmware.store', 'firmware.console', 'firmware.con_look',
+         'firmware.con_act', 'firmware.con_cfg', 'firmware.con_help')
 
 
 def intern_names():

@@ -1,12 +1,12 @@
 # The controller's side of the MQTT link: telemetry records and events go
 # out through firmware.link, or onto the flash rings while the link is down
-# and out again, in order, when it returns; signed commands come in, are
-# checked by firmware.commands and carried out on the App. Loaded only when
-# mqtt.enabled is set (the heap it costs is counted in the README).
+# and out again, in order, when it returns; signed commands come in and
+# wait in the inbox until firmware.remote checks and carries them out.
+# Loaded only when mqtt.enabled is set (the heap it costs is counted in the
+# README).
 import json
 from firmware.compat import ticks_diff
 from firmware.link import Link
-from firmware.commands import Verifier, result
 from firmware.telemetry import Telemetry
 from firmware.ring import Ring
 
@@ -52,7 +52,8 @@ class Uplink:
         self.app = app
         self.site_id = site_id
         self.link = Link(mcfg, site_id, self._incoming)
-        self.verifier = Verifier(mcfg['cmd_key']) if mcfg['cmd_key'] else None
+        self.cmd_key = mcfg['cmd_key']
+        self.seen_ids = []          # command ids already carried out (replay)
         self.tel = Telemetry(mcfg['telemetry_s'])
         try:
             import os
@@ -221,66 +222,6 @@ class Uplink:
             self._dev_i += 1
 
     # --- in --------------------------------------------------------------
-    def _execute(self, cmd, ts):
-        a = self.app
-        name = cmd['cmd']
-        args = cmd['args']
-        g = a.gen
-        if name == 'gen_start':
-            return g.start()
-        if name == 'gen_stop':
-            return g.stop()
-        if name == 'gen_mode':
-            try:
-                g.set_mode(args['mode'])
-            except ValueError as e:
-                return str(e)
-            return None
-        if name == 'gen_reset':
-            g.reset()
-            return None
-        if name == 'alarm_ack':
-            try:
-                return None if a.alarms.ack(args['code'], ts, 'mqtt') else 'nothing to acknowledge'
-            except ValueError as e:
-                return str(e)
-        if name in ('load_shed', 'load_restore'):
-            try:
-                f = a.shedding.force_shed if name == 'load_shed' else a.shedding.force_restore
-                f(args['name'], a._last or 0)
-            except ValueError as e:
-                return str(e)
-            return None
-        if name == 'telemetry_now':
-            self.force = True
-            return None
-        if name == 'config_set':
-            return self._config_set(args['key'], args['value'])
-        if name == 'reboot':
-            a.reboot_requested = True      # after this cycle: the result goes out first
-            return None
-        return '%s is not available in this firmware yet' % name
-
-    def _config_set(self, key, value):
-        """Check the change against the whole schema, then save it (the
-        running config kept as the last known good); a reboot applies it."""
-        a = self.app
-        from firmware import cfgedit
-        from firmware.app import forget
-        try:
-            raw = cfgedit.with_change(cfgedit.read(a.cfg_path), key, value)
-            full, err = cfgedit.validate(raw)
-            if err is not None:
-                return err
-            del full
-            cfgedit.save(a, raw)
-            a.note('config set %s = %s' % (key, cfgedit.masked(key, value)), 'mqtt')
-            return None
-        except (OSError, ValueError) as e:
-            return 'config not changed: %s' % e
-        finally:
-            forget('firmware.cfgedit')
-
     def _commands(self, ts):
         while self.ha_inbox:
             # Home Assistant's switch: unsigned, so only with ha_commands.
@@ -294,22 +235,18 @@ class Uplink:
                 name, err = 'gen_switch', 'payload must be ON or OFF'
             self.event(ts, 'command %s %s (ha)%s' % (
                 name, 'done' if err is None else 'refused', '' if err is None else ': ' + err))
-        for _ in range(CMDS_PER_TICK):
-            if not self.inbox:
-                return
-            payload = self.inbox.pop(0)
-            if self.verifier is None:
-                cid, err = None, 'commands are off: no mqtt.cmd_key on this site'
-            else:
-                cmd, err = self.verifier.check(payload, ts)
-                if err is None:
-                    cid = cmd['id']
-                    err = self._execute(cmd, ts)
-                    self.event(ts, 'command %s %s (mqtt)%s' % (
-                        cmd['cmd'], 'done' if err is None else 'refused', '' if err is None else ': ' + err))
-                else:
-                    cid = cmd
-            self.link.publish('cmd/result', result(cid, err), False, 1)
+        if self.inbox:
+            # Commands come a few a day: their checks and handlers are
+            # loaded for them, not kept.
+            from firmware.app import forget
+            try:
+                from firmware import remote
+                remote.run(self, ts, CMDS_PER_TICK)
+            except MemoryError:
+                pass        # they wait in the inbox for the next cycle
+            finally:
+                forget('firmware.remote')
+                forget('firmware.commands')
 
     # --- the loop's call ---------------------------------------------------
     def step(self, now, ts, snap):

@@ -35,37 +35,42 @@ TWIN = os.path.join(ROOT, "tools", "board_twin")
 RESET_EXIT = 3      # the twin's machine.reset() (tools/board_twin/machine.py)
 
 ROMFS_IMAGE = os.path.join("twin", "romfs.img")   # the board's ROMFS partition
+# The twin's own modules (machine) stand in for C modules of the board's
+# firmware, which cost it no heap: in the romfs layout they run from a ROM
+# image of their own too (host only: tools/deploy.py never ships it).
+TWIN_IMAGE = os.path.join("twin", "twin.img")
 GC_BLOCK = 32       # bytes in a GC block of the 64-bit unix port
 # Per block the GC also keeps 2 bits of allocation table and 1 bit of
 # finaliser table: a block costs 32 + 3/8 bytes of the heap size.
 GC_TABLE_BITS = 3
 
 # Runs boot.py then main.py as the board does, as __main__ scripts (or the
-# script named first on the command line, with the rest as its argv). With a
-# ROMFS image, mounts it at /rom first and puts /rom and /rom/lib on
-# sys.path after the root, as the board's firmware does at start.
+# script named first on the command line, with the rest as its argv). With
+# ROMFS images, mounts the board's at /rom and puts /rom and /rom/lib on
+# sys.path after the root, as the board's firmware does at start, and the
+# twin's at /twin, first on sys.path.
 LAUNCHER = """\
 import sys
-def _rom():
+def _rom(img, at, where):
     import os, vfs
     try:
-        n = os.stat('%s')[6]
+        n = os.stat(img)[6]
     except OSError:
         return
     b = bytearray(n)
-    with open('%s', 'rb') as f:
+    with open(img, 'rb') as f:
         f.readinto(b)
-    vfs.mount(vfs.VfsRom(b), '/rom')
-    i = sys.path.index('.') + 1
-    sys.path[i:i] = ['/rom', '/rom/lib']
-_rom()
+    vfs.mount(vfs.VfsRom(b), at)
+    sys.path[where:where] = [at, at + '/lib']
+_rom('%s', '/rom', sys.path.index('.') + 1)
+_rom('%s', '/twin', 0)
 del _rom
 _s = ('boot.py', 'main.py')
 if len(sys.argv) > 1 and sys.argv[1].endswith('.py'):
     _s = (sys.argv.pop(1),)
 for _f in _s:
     exec(open(_f).read(), {'__name__': '__main__'})
-""" % (ROMFS_IMAGE, ROMFS_IMAGE)
+""" % (ROMFS_IMAGE, TWIN_IMAGE)
 
 
 def tool(name):
@@ -109,10 +114,14 @@ def build_code(dest_dir):
     return dest_dir
 
 
-def build_romfs(image_path, work_dir):
-    """The ROMFS image of firmware/ and lib/ (compiled in work_dir), built
-    by mpremote as `mpremote romfs build` does; returns its size."""
-    build_code(work_dir)
+def build_romfs(image_path, work_dir, code=None):
+    """The ROMFS image of firmware/ and lib/ (or of `code`, a folder of
+    sources), compiled in work_dir and built by mpremote as `mpremote romfs
+    build` does; returns its size."""
+    if code is None:
+        build_code(work_dir)
+    else:
+        compile_tree(code, work_dir, tool("mpy-cross"))
     r = subprocess.run([tool("mpremote"), "romfs", "--no-mpy", "-o", image_path, "build",
                         work_dir], capture_output=True, text=True)
     if r.returncode:
@@ -130,7 +139,8 @@ def layout(config_path, dest, romfs=True):
     if romfs:
         work = tempfile.mkdtemp(prefix="romfs-")
         try:
-            build_romfs(os.path.join(dest, ROMFS_IMAGE), work)
+            build_romfs(os.path.join(dest, ROMFS_IMAGE), os.path.join(work, "board"))
+            build_romfs(os.path.join(dest, TWIN_IMAGE), os.path.join(work, "twin"), code=TWIN)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         for sub in ("firmware", "lib"):     # nothing on flash may shadow the ROMFS
@@ -167,10 +177,11 @@ def command(dest, heap="160k", script="_host_boot.py"):
     env = dict(os.environ)
     # The twin's machine module first, then the board's root and /lib.
     env["MICROPYPATH"] = "twin:.:lib:.frozen"
-    image = os.path.join(dest, ROMFS_IMAGE)
-    size = "heapsize=" + heap
-    if os.path.exists(image):
-        size = "heapsize=%d" % (heap_bytes(heap) + romfs_cost(os.path.getsize(image)))
+    extra = 0
+    for image in (ROMFS_IMAGE, TWIN_IMAGE):
+        if os.path.exists(os.path.join(dest, image)):
+            extra += romfs_cost(os.path.getsize(os.path.join(dest, image)))
+    size = "heapsize=" + (heap if not extra else str(heap_bytes(heap) + extra))
     cmd = [tool("micropython"), "-X", size, "_host_boot.py"]
     if script != "_host_boot.py":
         cmd.append(script)

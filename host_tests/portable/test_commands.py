@@ -90,6 +90,15 @@ def test_seen_ids_are_bounded():
     assert v.seen == ['i2', 'i3', 'i4']
 
 
+def test_replay_is_refused_across_verifiers_sharing_the_seen_ids():
+    # The uplink makes a Verifier per batch of commands and keeps the ids.
+    seen = []
+    assert C.Verifier(KEY, seen=seen).check(env(id='once'), NOW)[1] is None
+    assert seen == ['once']
+    cid, err = C.Verifier(KEY, seen=seen).check(env(id='once'), NOW)
+    assert (cid, err) == ('once', 'id already seen (replay)') and seen == ['once']
+
+
 def test_every_command_of_the_interface_is_known():
     for name in ('gen_start', 'gen_stop', 'gen_mode', 'gen_reset', 'alarm_ack', 'load_shed',
                  'load_restore', 'config_set', 'telemetry_now', 'reboot'):

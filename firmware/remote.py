@@ -1,0 +1,90 @@
+# Carrying out the operator's signed commands on the App. The uplink loads
+# this (and firmware.commands, the envelope's checks) only while commands
+# wait in its inbox, a few times a day, and unloads it afterwards.
+from firmware.commands import Verifier, result
+
+
+def run(up, ts, n):
+    """Check and carry out at most n waiting commands of the uplink `up`;
+    each gets exactly one result on cmd/result, and an event when it was
+    checked and tried."""
+    v = Verifier(up.cmd_key, seen=up.seen_ids) if up.cmd_key else None
+    for _ in range(n):
+        if not up.inbox:
+            return
+        payload = up.inbox.pop(0)
+        if v is None:
+            cid, err = None, 'commands are off: no mqtt.cmd_key on this site'
+        else:
+            cmd, err = v.check(payload, ts)
+            if err is None:
+                cid = cmd['id']
+                err = execute(up, cmd, ts)
+                up.event(ts, 'command %s %s (mqtt)%s' % (
+                    cmd['cmd'], 'done' if err is None else 'refused',
+                    '' if err is None else ': ' + err))
+            else:
+                cid = cmd
+        up.link.publish('cmd/result', result(cid, err), False, 1)
+
+
+def execute(up, cmd, ts):
+    """None when done, else why not."""
+    a = up.app
+    name = cmd['cmd']
+    args = cmd['args']
+    g = a.gen
+    if name == 'gen_start':
+        return g.start()
+    if name == 'gen_stop':
+        return g.stop()
+    if name == 'gen_mode':
+        try:
+            g.set_mode(args['mode'])
+        except ValueError as e:
+            return str(e)
+        return None
+    if name == 'gen_reset':
+        g.reset()
+        return None
+    if name == 'alarm_ack':
+        try:
+            return None if a.alarms.ack(args['code'], ts, 'mqtt') else 'nothing to acknowledge'
+        except ValueError as e:
+            return str(e)
+    if name in ('load_shed', 'load_restore'):
+        try:
+            f = a.shedding.force_shed if name == 'load_shed' else a.shedding.force_restore
+            f(args['name'], a._last or 0)
+        except ValueError as e:
+            return str(e)
+        return None
+    if name == 'telemetry_now':
+        up.force = True
+        return None
+    if name == 'config_set':
+        return config_set(a, args['key'], args['value'])
+    if name == 'reboot':
+        a.reboot_requested = True      # after this cycle: the result goes out first
+        return None
+    return '%s is not available in this firmware yet' % name
+
+
+def config_set(a, key, value):
+    """Check the change against the whole schema, then save it (the running
+    config kept as the last known good); a reboot applies it."""
+    from firmware import cfgedit
+    from firmware.app import forget
+    try:
+        raw = cfgedit.with_change(cfgedit.read(a.cfg_path), key, value)
+        full, err = cfgedit.validate(raw)
+        if err is not None:
+            return err
+        del full
+        cfgedit.save(a, raw)
+        a.note('config set %s = %s' % (key, cfgedit.masked(key, value)), 'mqtt')
+        return None
+    except (OSError, ValueError) as e:
+        return 'config not changed: %s' % e
+    finally:
+        forget('firmware.cfgedit')
