@@ -20,7 +20,7 @@ def _install_socket_shim(timeout_s):
     sys.modules['ussl'] = mqtt_sock       # and, for TLS, as ussl
     import umqtt.simple as simple
     simple.socket = mqtt_sock             # in case it was imported before
-    return simple
+    return simple, mqtt_sock
 
 
 class Link:
@@ -43,6 +43,7 @@ class Link:
         self.last_error = None
         self.sent = 0
         self._simple = None
+        self._net = None            # firmware.hw.mqtt_sock, once installed
 
     def topic(self, suffix):
         return self.base + '/' + suffix
@@ -50,7 +51,8 @@ class Link:
     # --- connection ------------------------------------------------------
     def _connect(self, now):
         if self._simple is None:
-            self._simple = _install_socket_shim(self.cfg['timeout_s'])
+            self._simple, self._net = _install_socket_shim(self.cfg['timeout_s'])
+        self._net.begin()
         m = self.cfg
         ssl_params = {}
         if m['tls']:
@@ -113,6 +115,7 @@ class Link:
                 return False
             return True
         try:
+            self._net.begin()
             for _ in range(8):          # a few commands a step, never a flood
                 if self.client.check_msg() is None:
                     break
@@ -135,6 +138,7 @@ class Link:
             return False
         now = ticks_ms()
         try:
+            self._net.begin()
             self.client.publish(topic, payload, retain, qos)
         except Exception as e:
             self._drop(e, now)
@@ -148,6 +152,7 @@ class Link:
         offline ourselves first."""
         if self.up:
             try:
+                self._net.begin()
                 self.client.publish(self.t_status, b'offline', True, 1)
                 self.client.disconnect()
             except Exception:

@@ -2,7 +2,8 @@
 # test_link.py starts it): firmware.link against a real broker for a while,
 # publishing a numbered message every period and answering commands, and
 # printing what happens: UP, DOWN <error>, CMD <payload>, PUB <seq> <ok>,
-# and at the end STALL <longest step or publish in ms>.
+# SLOW <ms> for a loop turn (step and publish) of 50 ms or more, and at the
+# end STALL <longest turn in ms>.
 #   micropython host_tests/mpy_link.py HOST PORT SECONDS PERIOD_MS TIMEOUT_S [CA_FILE]
 import sys
 import time
@@ -42,6 +43,8 @@ while time.ticks_diff(t_end, time.ticks_ms()) > 0:
     d = time.ticks_diff(time.ticks_ms(), t0)
     if d > stall:
         stall = d
+    if d >= 50:
+        print('SLOW', d)
     if link.up != was_up:
         print('UP' if link.up else 'DOWN %s' % link.last_error)
         was_up = link.up

@@ -5,19 +5,49 @@
 # that accepts TCP and then never answers would hang the control loop.
 # Installed by firmware.link (as umqtt's usocket and ussl) before
 # umqtt.simple is used; nothing of the library is copied.
+#
+# mqtt.timeout_s bounds a whole operation of the link (a connect with its
+# handshake, a QoS 1 publish with its acknowledgement), not each socket
+# call in it: begin() starts the operation's clock, and every blocking
+# read or write may wait only for what is left of it.
 import socket as _socket
+from firmware.compat import ticks_ms, ticks_diff
 
 getaddrinfo = _socket.getaddrinfo
 timeout_s = 5.0      # set by the link from mqtt.timeout_s
+_t0 = None           # ticks_ms when the link's current operation began
+_ETIMEDOUT = 110
+# A socket timeout ends up to one clock step late (measured: 1.0 s waits
+# 1024 ms in the unix port, in 32 ms steps; the ESP32's lwIP counts 10 ms
+# FreeRTOS ticks), and a failed wait still has work after it (the link
+# closes the socket and backs off): a wait gets what is left of the
+# operation less two steps.
+_SPARE_MS = 64
+
+
+def begin():
+    """The link starts an operation: its socket waits share timeout_s."""
+    global _t0
+    _t0 = ticks_ms()
 
 
 class _Sock:
     def __init__(self):
         self._s = _socket.socket()       # what umqtt reads and writes (TLS on top once wrapped)
         self._raw = self._s              # the TCP socket, where the timeout lives
+        self._blocking = True
         self._s.settimeout(timeout_s)
 
+    def _arm(self):
+        # Before a blocking call: the time left of the operation, if any.
+        if self._blocking and _t0 is not None:
+            left = int(timeout_s * 1000) - _SPARE_MS - ticks_diff(ticks_ms(), _t0)
+            if left <= 0:
+                raise OSError(_ETIMEDOUT)
+            self._raw.settimeout(left / 1000)
+
     def connect(self, addr):
+        self._arm()
         self._s.connect(addr)
         try:    # a QoS 1 round trip: 44 ms with Nagle, 1 ms without
             self._s.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
@@ -25,16 +55,19 @@ class _Sock:
             pass
 
     def setblocking(self, flag):
-        # umqtt's "blocking" means: wait, but never longer than timeout_s.
+        # umqtt's "blocking" means: wait, but never past the operation's time.
+        self._blocking = flag
         self._raw.settimeout(timeout_s if flag else 0)
 
     def settimeout(self, t):
         self._raw.settimeout(t)
 
     def read(self, n):
+        self._arm()
         return self._s.read(n)
 
     def write(self, data, n=None):
+        self._arm()
         if n is None:
             return self._s.write(data)
         return self._s.write(memoryview(data)[:n])
