@@ -30,7 +30,7 @@ def load_config(path=CONFIG, lkg=CONFIG_LKG, preload=False):
     from firmware import startup
     try:
         if preload:
-            startup.preload()
+            startup.preload((path, lkg))
         return startup.load_config(path, lkg)
     finally:
         forget('firmware.startup')

@@ -2,6 +2,7 @@
 # the buses, making every part of the App and restoring the saved state.
 # Needed once at start-up, so firmware.app unloads this module afterwards.
 import gc
+import json
 import sys
 from firmware.compat import ticks_ms
 from firmware.app import forget, VERSION
@@ -50,25 +51,54 @@ def build(cfg):
     return buses, devices, Poller(devices)
 
 
-def preload():
+def preload(paths=()):
     """Load the modules with the largest code first, before the config: the
     heap is then still in one piece (loading an .mpy needs contiguous
     blocks), and the config's schema and check, loaded and freed after
-    them, leave one large hole instead of many small ones among code."""
+    them, leave one large hole instead of many small ones among code. With
+    the config's paths (the file, then its last good copy), also intern the
+    names of what that config loads later (intern_names())."""
     from firmware.hw import rtu
     rtu.serial_class()
     from firmware import generator, alarms, dispatch, counters, poller, site  # noqa: F401
-    intern_names()
+    for path in paths:
+        raw = _peek(path)
+        if raw is not None:
+            intern_names(later_modules(raw))
+            break
 
 
-# Loaded later, some only now and then (the MQTT link at its first connect,
-# the console when a technician types).
-LATER = ('firmware.uplink', 'firmware.remote', 'firmware.hw.mqtt_sock', 'umqtt.simple',
-         'firmware.ha', 'firmware.store', 'firmware.console', 'firmware.con_look',
-         'firmware.con_act', 'firmware.con_cfg', 'firmware.con_help')
+def _peek(path):
+    """The config file as raw JSON (checked later), or None."""
+    try:
+        with open(path) as f:
+            raw = json.load(f)
+        return raw if isinstance(raw, dict) else None
+    except (OSError, ValueError):
+        return None
 
 
-def intern_names():
+def later_modules(cfg):
+    """The modules a config makes the firmware load later, some only now
+    and then (the MQTT link at its first connect, the console when a
+    technician types, the state store at a save). `cfg` may be the raw
+    file: a section or key it lacks counts as its default."""
+    names = ['firmware.store']
+    m = cfg.get('mqtt')
+    m = m if isinstance(m, dict) else {}
+    if m.get('enabled') is True:
+        names += ['firmware.uplink', 'firmware.remote', 'firmware.cfgedit',
+                  'firmware.hw.mqtt_sock', 'umqtt.simple']
+        if m.get('ha_discovery') is True:
+            names.append('firmware.ha')
+    c = cfg.get('console')
+    if not isinstance(c, dict) or c.get('enabled', True) is not False:
+        names += ['firmware.console', 'firmware.con_look', 'firmware.con_act',
+                  'firmware.con_cfg', 'firmware.con_help']
+    return names
+
+
+def intern_names(names):
     """Import, then unload, every module the firmware loads later, so that
     the names in their code are interned now. Interned names are never
     freed, and the interpreter keeps them in tables that double in size as
@@ -76,7 +106,7 @@ def intern_names():
     the host (~9 KB on the board). Taken now, while the heap is in one
     piece, it always fits; taken at the MQTT link's first connect or when a
     technician types, on a heap cut up by days of running, it may not."""
-    for name in LATER:
+    for name in names:
         before = set(sys.modules)
         try:
             __import__(name)

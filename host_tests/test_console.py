@@ -344,3 +344,30 @@ def test_ctrl_c_on_a_cooked_terminal_stops_the_controller(site):
     t.wait("stopped", 15)
     t.p.wait(timeout=15)
     assert t.p.returncode == 0
+
+
+def test_the_strict_heap_runs_the_loop_and_the_console(site):
+    # The board's layout at the strict 110k: the loop ticks and a
+    # technician can look and act. The config commands need ~25 KB free for
+    # the schema and the config's copies (they work from 125k): here they
+    # may answer that memory is short, and then change nothing.
+    cab = site.cabinet(start_hour=12.0)
+    t = site.terminal(cab, heap="110k")
+    out = t.cmd("status")
+    heap0, ticks0 = status_field(out, "heap free"), status_field(out, "ticks")
+    assert "generator: standby, mode auto" in out
+    assert "mppt1" in t.cmd("devices") and "voltage_v" in t.cmd("read bms1")
+    t.cmd("shed aircon", "PIN: ")
+    assert "ok: aircon shed" in t.cmd(PIN)
+    assert "ok: aircon restored" in t.cmd("restore aircon")
+    out = t.cmd("config set generator.start_soc 32")
+    assert "generator.start_soc = 32 (unsaved" in out or \
+        "not enough memory for that now" in out, out
+    t.cmd("exit", "session ended")
+    with open(os.path.join(t.flash, "config.json")) as f:
+        assert json.load(f)["generator"]["start_soc"] == GEN["start_soc"]     # not saved
+    time.sleep(2)
+    out = t.cmd("status")
+    assert status_field(out, "ticks") > ticks0
+    print("strict 110k: heap free %d in a console session, %d after its commands"
+          % (heap0, status_field(out, "heap free")))

@@ -19,7 +19,7 @@ Two layouts, as a board can have them:
   larger by exactly what that buffer costs: the rest is the board's --heap.
 - --files: the .mpy files on the board's filesystem, as on stock MicroPython
   firmware without a ROMFS partition; an import copies the bytecode into
-  the heap (the firmware then needs ~165k: see the README's heap section).
+  the heap (the firmware then needs ~150k: see the README's heap section).
 """
 import argparse
 import os

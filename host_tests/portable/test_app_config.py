@@ -54,3 +54,24 @@ def test_no_valid_config_is_refused_with_the_primary_reason():
         assert str(e) == 'buses: must be an object of named buses'
     finally:
         cleanup(p)
+
+
+def test_names_interned_at_start_follow_the_config():
+    # What start-up imports once so that its names are interned while the
+    # heap is in one piece: only what this config loads later.
+    from firmware import startup
+    try:
+        base = startup.later_modules({})
+        assert base[0] == 'firmware.store' and 'firmware.console' in base
+        assert 'firmware.uplink' not in base and 'umqtt.simple' not in base
+        mq = startup.later_modules({'mqtt': {'enabled': True}})
+        for m in ('firmware.uplink', 'firmware.remote', 'firmware.cfgedit',
+                  'firmware.hw.mqtt_sock', 'umqtt.simple'):
+            assert m in mq
+        assert 'firmware.ha' not in mq
+        ha = startup.later_modules({'mqtt': {'enabled': True, 'ha_discovery': True}})
+        assert 'firmware.ha' in ha
+        quiet = startup.later_modules({'console': {'enabled': False}, 'mqtt': 'garbage'})
+        assert quiet == ['firmware.store']
+    finally:
+        app.forget('firmware.startup')
