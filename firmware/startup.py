@@ -62,20 +62,23 @@ def preload(paths=()):
     rtu.serial_class()
     from firmware import generator, alarms, dispatch, counters, poller, site  # noqa: F401
     for path in paths:
-        raw = _peek(path)
-        if raw is not None:
-            intern_names(later_modules(raw))
+        names = _later_from(path)
+        if names is not None:
+            intern_names(names)
             break
 
 
-def _peek(path):
-    """The config file as raw JSON (checked later), or None."""
+def _later_from(path):
+    """later_modules() of the config file at path, read raw (it is checked
+    after), or None when it cannot be read. The raw dict is gone before the
+    names are interned, so the name table grows on a heap with nothing
+    of the config in it."""
     try:
         with open(path) as f:
             raw = json.load(f)
-        return raw if isinstance(raw, dict) else None
     except (OSError, ValueError):
         return None
+    return later_modules(raw) if isinstance(raw, dict) else None
 
 
 def later_modules(cfg):
