@@ -7,7 +7,7 @@
 # it could not send (store and forward, firmware/ring.py).
 import os
 import sys
-from firmware.compat import ticks_ms, ticks_diff
+from firmware.compat import ticks_ms, ticks_diff, ticks_add
 
 BACKOFF_MIN_MS = 1000
 BACKOFF_MAX_MS = 60000
@@ -90,7 +90,7 @@ class Link:
         # Exponential backoff with jitter, so a hundred sites do not all
         # come back to the broker in the same second.
         jitter = (os.urandom(1)[0] * self.backoff_ms) >> 9      # 0..50 %
-        self.next_try = now + self.backoff_ms + jitter
+        self.next_try = ticks_add(now, self.backoff_ms + jitter)
         self.backoff_ms = min(self.backoff_ms * 2, BACKOFF_MAX_MS)
 
     def _on_msg(self, topic, msg):

@@ -5,7 +5,7 @@
 #
 # Pure of hardware: the bus objects and the clock come in from outside, so
 # this runs against fake buses under CPython and real ones on the board.
-from firmware.compat import const, ticks_ms, ticks_diff, sleep_ms
+from firmware.compat import const, ticks_ms, ticks_diff, ticks_add, sleep_ms
 from firmware import decode, plan
 from firmware.bus_errors import BusError, TIMEOUT, FRAME, EXCEPTION, LINK
 
@@ -179,7 +179,7 @@ class Device:
                 else:
                     self.backoff_ms = min(self.backoff_ms * 2, BACKOFF_MAX_MS)
                 self.online = False
-                self.next_try = now + self.backoff_ms
+                self.next_try = ticks_add(now, self.backoff_ms)
         self.values['online'] = self.online
         return answered
 

@@ -18,7 +18,7 @@
 # (see umodbus_lean). Serial(pins=None) crashes and __init__ would claim a
 # hardware UART even for a gateway: the gateway master skips it.
 from firmware.bus_errors import BusError, TIMEOUT, FRAME, EXCEPTION, LINK
-from firmware.compat import const, ticks_ms, ticks_diff
+from firmware.compat import const, ticks_ms, ticks_diff, ticks_add
 from firmware.hw.umodbus_lean import serial_class
 import time
 
@@ -193,7 +193,7 @@ class RtuBus:
         try:
             link.connect()
         except BusError:
-            self._retry_at = now + self._retry_ms
+            self._retry_at = ticks_add(now, self._retry_ms)
             self._retry_ms = min(self._retry_ms * 2, LINK_RETRY_MAX_MS)
             raise
         self._retry_at = None

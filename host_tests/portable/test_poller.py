@@ -252,3 +252,26 @@ def test_poll_every_skips_cycles_but_not_offline_retries():
         p.cycle(0)
     # cycle 1 (first contact, not yet online), 3 and 6
     assert len(bus.reads) == 3 * 3
+
+
+def test_retry_deadline_across_the_tick_wrap():
+    # On the board ticks_ms wraps at 2**30 ms (12.4 days): a deadline
+    # stored as now + backoff becomes a heap int past the wrap, which
+    # ticks_diff cannot take (OverflowError on the 32-bit build), so an
+    # offline device would never be retried. ticks_add keeps it in range.
+    from firmware.compat import ticks_add, ticks_diff
+    now = ticks_add(0, -100)            # 100 ms before the wrap on MicroPython
+    saved = poller.ticks_ms
+    poller.ticks_ms = lambda: now
+    try:
+        bus = FakeBus()
+        bus.silent.add(10)
+        d = dev('genset', 'dse_gencomm', 10, bus)
+        for _ in range(poller.MISSES_OFFLINE):
+            d.poll(0)
+    finally:
+        poller.ticks_ms = saved
+    assert d.online is False
+    assert ticks_diff(d.next_try, now) == d.backoff_ms
+    assert not d.due(ticks_add(now, d.backoff_ms - 1))
+    assert d.due(ticks_add(now, d.backoff_ms))
