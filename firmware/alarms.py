@@ -44,6 +44,8 @@ TABLE = (
     ('gen_max_run', MAJOR, True, 0, 0, 'generator hit its max run time'),
     ('load_shed', MINOR, False, 0, 0, 'loads shed'),
     ('config_fallback', WARNING, False, 0, 0, 'running on the last good config'),
+    # A contactor or relay the board refused at start cannot act at all.
+    ('actuator_fault', CRITICAL, False, 0, 0, 'an output pin could not be driven'),
 )
 _BATT_LOW = const(0)
 _BATT_CRIT = const(1)

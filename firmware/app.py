@@ -113,6 +113,7 @@ class App:
             g.max_run_cut = False      # the latched alarm holds it until acked
         al.set('load_shed', self.shedding.n_shed > 0, now, ts)
         al.set('config_fallback', self.warning is not None, now, ts)
+        al.set('actuator_fault', len(self.actuator_faults) > 0, now, ts)
 
     def note(self, text, who):
         """A change made by a person (console, MQTT): reported with the

@@ -29,6 +29,7 @@ class ConfigError(ValueError):
 _SCHEMA = (
     '@top\n'
     'site_id s !\n'
+    'board s "esp32" esp32,esp32-wrover,esp32s3\n'   # which pins exist and can drive (pins())
     'poll_s n 2 0.2..3600\n'
     'utc_offset_min i 0 -720..840\n'     # local time for quiet hours and TOU
     'persist_s i 600 10..86400\n'        # counters to flash at most this often
@@ -73,7 +74,7 @@ _SCHEMA = (
     'enabled b true\n'
     'poll_every i 1 1..60\n'
     '@mqtt\n'
-    'enabled b false\n'                  # the link costs ~15 KB of heap: see README
+    'enabled b false\n'                  # without the key: on when a host is given
     'host s "127.0.0.1"\n'
     'port i 1883 1..65535\n'
     'prefix s "sites"\n'
@@ -327,7 +328,11 @@ def validate(raw):
         units.append(key)
         cfg['devices'].append(dc)
 
-    cfg['mqtt'] = _fields(raw.get('mqtt', {}), 'mqtt', 'mqtt')
+    mr = raw.get('mqtt', {})
+    cfg['mqtt'] = _fields(mr, 'mqtt', 'mqtt')
+    # A broker named is a link wanted: a silent default off looked like a
+    # broken broker to a new user. startup.later_modules() decides the same.
+    cfg['mqtt']['enabled'] = mr.get('enabled', 'host' in mr)
 
     cfg['generator'] = _generator(raw.get('generator', {}), gensets)
 
@@ -352,7 +357,53 @@ def validate(raw):
     pin = cfg['console']['pin']
     if pin is not None and not (4 <= len(pin) <= 12 and pin.isdigit()):
         raise ConfigError('console.pin', 'must be 4..12 digits')
+    check_pins(cfg)
     return cfg
+
+
+# GPIOs a board cannot give us, from Espressif's datasheets (ESP32 s. 2.2,
+# ESP32-S3 s. 2.3) and MicroPython's ports/esp32 machine_pin.c: on the
+# ESP32, 6-11 are the SPI flash, 34-39 are input only, 20, 24 and 28-31 do
+# not exist, and WROVER modules give 16/17 to the PSRAM; on the S3, 22-25
+# do not exist and 26-37 are the in-package flash and (octal) PSRAM.
+_NO_PIN = {'esp32': (6, 7, 8, 9, 10, 11, 20, 24, 28, 29, 30, 31),
+           'esp32-wrover': (6, 7, 8, 9, 10, 11, 16, 17, 20, 24, 28, 29, 30, 31),
+           'esp32s3': (22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37)}
+_LAST_PIN = {'esp32': 39, 'esp32-wrover': 39, 'esp32s3': 48}
+
+
+def _pin_uses(cfg):
+    # (key path, pin, drives it): every pin the config names.
+    for name, b in cfg['buses'].items():
+        if b['kind'] == 'uart':
+            p = 'buses.%s.' % name
+            yield p + 'tx', b['tx'], True
+            yield p + 'rx', b['rx'], False
+            yield p + 'de', b['de'], True
+    g = cfg['generator']
+    yield 'generator.relay_pin', g['relay_pin'], True
+    yield 'generator.run_pin', g['run_pin'], True
+    for i in range(len(cfg['loads'])):
+        yield 'loads[%d].pin' % i, cfg['loads'][i]['pin'], True
+
+
+def check_pins(cfg):
+    """Refuse a pin the board (cfg['board']) lacks, an input-only pin
+    asked to drive, and a pin that two outputs share."""
+    board = cfg['board']
+    outs = {}
+    for path, pin, drive in _pin_uses(cfg):
+        if pin is None:
+            continue
+        if pin > _LAST_PIN[board] or pin in _NO_PIN[board]:
+            raise ConfigError(path, 'GPIO %d is not usable on %s (flash, PSRAM or no such pin)'
+                              % (pin, board))
+        if drive and board != 'esp32s3' and pin >= 34:
+            raise ConfigError(path, 'GPIO %d is input only on %s' % (pin, board))
+        if drive:
+            if pin in outs:
+                raise ConfigError(path, 'GPIO %d is already %s' % (pin, outs[pin]))
+            outs[pin] = path
 
 
 def _generator(raw, gensets):

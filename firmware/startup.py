@@ -89,7 +89,7 @@ def later_modules(cfg):
     names = ['firmware.store']
     m = cfg.get('mqtt')
     m = m if isinstance(m, dict) else {}
-    if m.get('enabled') is True:
+    if m.get('enabled', 'host' in m) is True:      # as config.validate() defaults it
         names += ['firmware.uplink', 'firmware.remote', 'firmware.cfgedit',
                   'firmware.hw.mqtt_sock', 'umqtt.simple']
         if m.get('ha_discovery') is True:
@@ -164,7 +164,11 @@ def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path):
                              [d.values for d in self.devices if d.kind == 'bms'])
     self.shedding = Shedding(cfg.pop('loads'))
     self.decision = self.dispatch.d
-    self.actuators = actuators.build(cfg, self.devices, self.gen, self.shedding)
+    self.actuator_faults = []       # actuators the board refused: named by the alarm
+    self.actuators = actuators.build(cfg, self.devices, self.gen, self.shedding,
+                                     self.actuator_faults)
+    for f in self.actuator_faults:
+        print('WARNING: cannot drive ' + f)
     self.alarms = Alarms(cfg.pop('alarms'), [d.name for d in self.devices])
     from firmware.persist import Persist
     self.persist = Persist(cfg['persist_s'])

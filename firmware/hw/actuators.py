@@ -48,9 +48,10 @@ class OutPin:
 
     def __init__(self, pin_no, level=0):
         from machine import Pin
-        self.pin = Pin(pin_no, Pin.OUT)
-        self.level = None
-        self.set(level)
+        # value= sets the level as the pin becomes an output: set after,
+        # an active-low contactor would drop for a moment at every boot.
+        self.pin = Pin(pin_no, Pin.OUT, value=level)
+        self.level = level
 
     def set(self, level):
         if level != self.level:
@@ -84,7 +85,10 @@ class LoadContactors:
             self.pins[i].set(s.level(i))
 
 
-def build(cfg, devices, gen, shedding):
+def build(cfg, devices, gen, shedding, faults):
+    """The actuators the config names. One whose pin the board refuses
+    (ValueError, OSError) is left out and named in `faults`: the rest of
+    the controller still runs, and the alarm says what cannot act."""
     acts = []
     g = cfg['generator']
     if g['control'] == 'dse' and g['device']:
@@ -92,7 +96,14 @@ def build(cfg, devices, gen, shedding):
             if d.name == g['device']:
                 acts.append(DseKeys(d, gen))
     elif g['control'] == 'relay':
-        acts.append(GenRelays(g, gen))
+        _add(acts, faults, 'generator relays', GenRelays, g, gen)
     if shedding.loads:
-        acts.append(LoadContactors(shedding))
+        _add(acts, faults, 'load contactors', LoadContactors, shedding)
     return acts
+
+
+def _add(acts, faults, what, cls, *args):
+    try:
+        acts.append(cls(*args))
+    except (ValueError, OSError) as e:
+        faults.append('%s: %s' % (what, e))

@@ -167,6 +167,11 @@ class RtuBus:
         self.timeout_us = bcfg['timeout_ms'] * 1000
         self._link = None
         if self.kind == 'uart':
+            if bcfg['de'] is not None:
+                # The transceiver's driver off from the first instant:
+                # umodbus makes the pin an output without a level.
+                from machine import Pin
+                Pin(bcfg['de'], Pin.OUT, value=0)
             m = Lean(uart_id=bcfg['uart'], baudrate=self.baud,
                      data_bits=bcfg['bits'], stop_bits=bcfg['stop'],
                      parity=_PARITY[bcfg['parity']],

@@ -256,7 +256,7 @@ def test_section_defaults_and_their_types():
 
 def test_unknown_key_lists_every_key_in_schema_order():
     for where, want in (
-            ((), 'pol_s: unknown key (allowed: site_id, poll_s, utc_offset_min, persist_s, buses, '
+            ((), 'pol_s: unknown key (allowed: site_id, board, poll_s, utc_offset_min, persist_s, buses, '
                   'devices, mqtt, generator, dispatch, loads, alarms, console)'),
             (('buses', 'rs485'), 'buses.rs485.pol_s: unknown key (allowed: uart, baud, bits, parity, '
                                  'stop, tx, rx, de, timeout_ms, kind)'),
@@ -324,3 +324,57 @@ def test_console_pin():
     assert C.validate(raw)['console'] == {'enabled': True, 'pin': '4321', 'timeout_s': 60}
     raw['console']['timeout_s'] = 5
     assert refused(raw) == 'console.timeout_s: must be 30..3600, got 5'
+
+
+def test_mqtt_link_is_on_when_a_broker_is_named():
+    # A new user gave a host and no `enabled`, and took the silence for a
+    # broken broker: a host named means a link wanted.
+    raw = ex()
+    assert C.validate(raw)['mqtt']['enabled'] is True
+    raw['mqtt']['enabled'] = False
+    assert C.validate(raw)['mqtt']['enabled'] is False
+    raw['mqtt'] = {'port': 1883}
+    assert C.validate(raw)['mqtt']['enabled'] is False
+    raw['mqtt'] = {'enabled': True}
+    assert C.validate(raw)['mqtt']['enabled'] is True
+
+
+def with_pins(board=None, **where):
+    raw = ex()
+    if board:
+        raw['board'] = board
+    for key, pin in where.items():
+        if key == 'load':
+            raw['loads'] = [{'name': 'aircon', 'pin': pin}]
+        elif key in ('tx', 'rx', 'de'):
+            raw['buses']['rs485'][key] = pin
+        else:
+            raw.setdefault('generator', {'control': 'relay', 'relay_pin': 5})[key] = pin
+    return raw
+
+
+def test_pins_the_board_cannot_drive_are_refused_by_key():
+    # Espressif ESP32 datasheet s. 2.2: GPIO 6-11 are the SPI flash, 34-39
+    # input only; WROVER modules wire 16/17 to the PSRAM; the ESP32-S3
+    # datasheet s. 2.3: 26-37 are flash and octal PSRAM, 22-25 do not exist.
+    assert C.validate(ex())['board'] == 'esp32'
+    for raw, msg in (
+            (with_pins(load=7), 'loads[0].pin: GPIO 7 is not usable on esp32 (flash, PSRAM or no such pin)'),
+            (with_pins(load=35), 'loads[0].pin: GPIO 35 is input only on esp32'),
+            (with_pins(de=36), 'buses.rs485.de: GPIO 36 is input only on esp32'),
+            (with_pins(tx=40), 'buses.rs485.tx: GPIO 40 is not usable on esp32 (flash, PSRAM or no such pin)'),
+            (with_pins('esp32-wrover', load=25), 'buses.rs485.tx: GPIO 17 is not usable on esp32-wrover '
+                                                 '(flash, PSRAM or no such pin)'),
+            (with_pins(relay_pin=24), 'generator.relay_pin: GPIO 24 is not usable on esp32 '
+                                      '(flash, PSRAM or no such pin)'),
+            (with_pins(run_pin=5), 'generator.run_pin: GPIO 5 is already generator.relay_pin'),
+            (with_pins(load=4), 'loads[0].pin: GPIO 4 is already buses.rs485.de')):
+        assert refused(raw) == msg, refused(raw)
+    raw = with_pins('esp32s3', load=33, tx=43, rx=44, de=2)
+    assert refused(raw) == 'loads[0].pin: GPIO 33 is not usable on esp32s3 (flash, PSRAM or no such pin)'
+    # What each board can do: an input-only pin as RX, S3 pins above 39.
+    C.validate(with_pins(rx=34, load=25))
+    C.validate(with_pins('esp32s3', load=40, tx=43, rx=44, de=2))
+    raw = ex()
+    raw['board'] = 'esp8266'
+    assert refused(raw) == 'board: must be one of esp32, esp32-wrover, esp32s3, got "esp8266"'

@@ -72,6 +72,13 @@ class UART:
         pass
 
 
+# The GPIOs MicroPython's machine.Pin accepts on each chip (ESP32: 0-5,
+# 12-19, 21-23, 25-27, 32-39; ESP32-S3: 0-21, 26-48 less the flash's 26-32).
+_GPIOS = {'esp32': tuple(range(0, 6)) + tuple(range(12, 20)) + (21, 22, 23, 25, 26, 27)
+          + tuple(range(32, 40)),
+          'esp32s3': tuple(range(0, 22)) + tuple(range(33, 49))}
+
+
 class Pin:
     IN = 0
     OUT = 1
@@ -80,9 +87,21 @@ class Pin:
     _states = {}
 
     def __init__(self, id, mode=-1, pull=-1, value=None):
+        # As ports/esp32/machine_pin.c refuses them: a GPIO the chip lacks
+        # (or gives to its flash) is "invalid pin", and 34-39 of the
+        # classic ESP32 "can only be input". BOARD_CHIP picks the chip.
+        chip = os.getenv('BOARD_CHIP') or 'esp32'
+        if not isinstance(id, int) or id not in _GPIOS[chip]:
+            raise ValueError('invalid pin')
+        if mode == Pin.OUT and chip == 'esp32' and id >= 34:
+            raise ValueError('pin can only be input')
         self.id = id
         if value is not None:
             self.value(value)
+        elif mode == Pin.OUT:
+            # Without value= the pin drives its latch (low after reset)
+            # from this instant: the glitch a contactor sees.
+            self.value(Pin._states.get(id, 0))
 
     def value(self, v=None):
         if v is None:
