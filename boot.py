@@ -1,3 +1,10 @@
 # Runs first on the board. Kept tiny: all logic lives in firmware/.
+import sys
+# The board's sys.path is ['', '.frozen', '/rom', '/rom/lib', '/lib']:
+# modules frozen into the firmware image come first, and stock ESP32
+# firmware freezes its own umqtt.simple. Our pinned libraries must win.
+if '.frozen' in sys.path:
+    sys.path.remove('.frozen')
+    sys.path.append('.frozen')
 import gc
 gc.collect()

@@ -87,7 +87,7 @@ _SCHEMA = (
     'spool_tel_kb i 64 8..1024\n'       # flash for telemetry while the link is down
     'spool_ev_kb i 32 8..1024\n'        # and for events (kept longer: telemetry goes first)
     'cmd_key S null\n'                   # HMAC key of signed commands; null = none accepted
-    'tls b false\n'
+    'tls b false\n'                      # needs ca_file: the broker's certificate is always checked
     'ca_file S null\n'                   # CA of the broker's certificate (PEM/DER) on flash
     'ha_discovery b false\n'            # Home Assistant discovery messages
     'ha_prefix s "homeassistant"\n'
@@ -333,6 +333,9 @@ def validate(raw):
     # A broker named is a link wanted: a silent default off looked like a
     # broken broker to a new user. startup.later_modules() decides the same.
     cfg['mqtt']['enabled'] = mr.get('enabled', 'host' in mr)
+    if cfg['mqtt']['tls'] and cfg['mqtt']['ca_file'] is None:
+        raise ConfigError('mqtt.ca_file', 'TLS needs the CA of the broker\'s certificate '
+                          '(a link that checks nothing is not secure)')
 
     cfg['generator'] = _generator(raw.get('generator', {}), gensets)
 

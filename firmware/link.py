@@ -16,8 +16,7 @@ BACKOFF_MAX_MS = 60000
 def _install_socket_shim(timeout_s):
     from firmware.hw import mqtt_sock
     mqtt_sock.timeout_s = timeout_s
-    sys.modules['usocket'] = mqtt_sock    # what umqtt.simple imports as socket
-    sys.modules['ussl'] = mqtt_sock       # and, for TLS, as ussl
+    sys.modules['usocket'] = mqtt_sock    # what umqtt.simple 1.3.4 imports as socket
     import umqtt.simple as simple
     simple.socket = mqtt_sock             # in case it was imported before
     return simple, mqtt_sock
@@ -54,15 +53,13 @@ class Link:
             self._simple, self._net = _install_socket_shim(self.cfg['timeout_s'])
         self._net.begin()
         m = self.cfg
-        ssl_params = {}
-        if m['tls']:
-            ssl_params['server_hostname'] = m['host']
-            if m['ca_file']:
-                with open(m['ca_file'], 'rb') as f:
-                    ssl_params['cadata'] = f.read()
+        if m['tls'] and self._net.tls is None:
+            with open(m['ca_file'], 'rb') as f:
+                self._net.tls = (self._net.tls_context(f.read()), m['host'])
+        # The arguments every umqtt.simple since 1.3 takes alike: TLS is
+        # the socket shim's (hw/mqtt_sock.py), whatever version is loaded.
         c = self._simple.MQTTClient(self.client_id, m['host'], m['port'], m['user'],
-                                    m['password'] or '', m['keepalive_s'],
-                                    ssl=m['tls'], ssl_params=ssl_params)
+                                    m['password'] or '', m['keepalive_s'])
         c.set_last_will(self.t_status, b'offline', retain=True, qos=1)
         c.set_callback(self._on_msg)
         self.client = c

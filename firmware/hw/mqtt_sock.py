@@ -15,6 +15,12 @@ from firmware.compat import ticks_ms, ticks_diff
 
 getaddrinfo = _socket.getaddrinfo
 timeout_s = 5.0      # set by the link from mqtt.timeout_s
+# (ssl.SSLContext, server name) when the link uses TLS, set by the link.
+# TLS is done here, at connect, and never by umqtt: the umqtt.simple a
+# firmware image freezes may be another version than ours (1.4+ takes an
+# SSLContext as ssl=, 1.3.4 calls ussl.wrap_socket with ssl_params), and
+# either way the handshake must run on the timed socket.
+tls = None
 _t0 = None           # ticks_ms when the link's current operation began
 _ETIMEDOUT = 110
 # A socket timeout ends up to one clock step late (measured: 1.0 s waits
@@ -53,6 +59,10 @@ class _Sock:
             self._s.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         except (AttributeError, OSError):
             pass
+        if tls is not None:
+            self._arm()
+            ctx, name = tls
+            self._s = ctx.wrap_socket(self._raw, server_hostname=name)
 
     def setblocking(self, flag):
         # umqtt's "blocking" means: wait, but never past the operation's time.
@@ -82,19 +92,14 @@ def socket(*args):
     return _Sock()
 
 
-def wrap_socket(sock, cadata=None, server_hostname=None, **kw):
-    """What umqtt.simple calls as ussl.wrap_socket (the old name; the unix
-    port and new firmware call the module ssl): TLS over the timed socket,
-    the broker's certificate checked against cadata (PEM or DER) when given."""
+def tls_context(cadata):
+    """A client context that accepts only a broker whose certificate chains
+    to cadata (the site's CA, PEM or DER)."""
     import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if cadata:
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.load_verify_locations(cadata=der(cadata))
-    else:
-        ctx.verify_mode = ssl.CERT_NONE
-    sock._s = ctx.wrap_socket(sock._raw, server_hostname=server_hostname)
-    return sock
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cadata=der(cadata))
+    return ctx
 
 
 def der(cert):

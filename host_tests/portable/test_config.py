@@ -339,6 +339,14 @@ def test_mqtt_link_is_on_when_a_broker_is_named():
     assert C.validate(raw)['mqtt']['enabled'] is True
 
 
+def test_tls_needs_the_brokers_ca():
+    raw = ex()
+    raw['mqtt']['tls'] = True
+    assert refused(raw).startswith('mqtt.ca_file: TLS needs the CA')
+    raw['mqtt']['ca_file'] = 'ca.pem'
+    assert C.validate(raw)['mqtt']['tls'] is True
+
+
 def with_pins(board=None, **where):
     raw = ex()
     if board:
