@@ -178,6 +178,8 @@ def _idle_on_error(msg):
 
 
 IDLE_SLICE_MS = 10     # the console is polled this often between ticks
+FEED_MS = 1000          # the watchdog is fed this often while the loop is healthy
+FAILING_RESET = 30      # cycles in a row that raise before the watchdog may reset
 
 
 def _save_and_close(app, when):
@@ -208,9 +210,15 @@ def run(path=CONFIG):
         return
     if warning:
         print('WARNING: ' + warning)
+    # From here a hang resets the board. The ESP32's watchdog cannot be
+    # stopped once started: Ctrl-C to the REPL leaves watchdog_s for it.
+    from machine import WDT
+    wdt = WDT(timeout=cfg['watchdog_s'] * 1000)
     from firmware import display
     app = App(cfg, warning, cfg_path=path)
+    wdt.feed()
     print(app.state_note)
+    print('reset cause: %s' % app.reset_cause)
     ccfg = cfg['console']
     con = None
     # The console itself is loaded when a byte arrives and unloaded when its
@@ -227,12 +235,15 @@ def run(path=CONFIG):
     if watch is not None:
         print("console: type 'help' and Enter")
     errors = 0
+    failing = 0         # cycles in a row that raised
     link_up = None
+    fed = ticks_ms()
     try:
         while True:
             t0 = ticks_ms()
             try:
                 snap = app.tick()
+                failing = 0
                 app.report(snap)
                 if app.uplink is not None and app.uplink.link.up != link_up:
                     link_up = app.uplink.link.up
@@ -247,9 +258,18 @@ def run(path=CONFIG):
                 # One bad cycle (a heap squeeze, a bug on odd data) must not
                 # stop the controller: say so and go on with the next one.
                 errors += 1
+                failing += 1
                 print('ERROR in cycle (%d so far):' % errors)
                 sys.print_exception(e)
+                if failing == FAILING_RESET:
+                    print('ERROR: %d cycles in a row failed: the watchdog will reset the board'
+                          % failing)
             while True:
+                # Fed while the loop is healthy, about once a second (a
+                # long poll_s waits here); never while every cycle fails.
+                if failing < FAILING_RESET and ticks_diff(ticks_ms(), fed) >= FEED_MS:
+                    wdt.feed()
+                    fed = ticks_ms()
                 if app.reboot_requested:
                     _reboot(app)
                 rest = period - ticks_diff(ticks_ms(), t0)
@@ -279,4 +299,4 @@ def run(path=CONFIG):
     except KeyboardInterrupt:
         _unlock_heap()
         _save_and_close(app, 'at stop')
-        print('stopped')
+        print('stopped (the watchdog resets the board in %d s)' % cfg['watchdog_s'])

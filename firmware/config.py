@@ -33,6 +33,7 @@ _SCHEMA = (
     'poll_s n 2 0.2..3600\n'
     'utc_offset_min i 0 -720..840\n'     # local time for quiet hours and TOU
     'persist_s i 600 10..86400\n'        # counters to flash at most this often
+    'watchdog_s I null 10..3600\n'       # null: twice the longest loop turn, 30 s at least
     'buses - -\n'                        # the sections
     'devices - -\n'
     'mqtt - -\n'
@@ -170,19 +171,40 @@ _SCHEMA = (
 )
 
 
-def _rows(name):
-    # The rows of section `name`, split one at a time: validating never
-    # holds more than a row of the schema unpacked.
+def _section(name):
+    # (schema string, index of the section's first row, index of its end).
     name = '@' + name + '\n'
     for s in _SCHEMA:
         i = s.find(name)
         if i >= 0:
             break
     i += len(name)
-    while s[i] != '@':
+    return s, i, s.index('@', i)
+
+
+def _rows(name):
+    # The rows of section `name`, split one at a time: validating never
+    # holds more than a row of the schema unpacked.
+    s, i, end = _section(name)
+    while i < end:
         j = s.index('\n', i)
         yield s[i:j].split(' ')
         i = j + 1
+
+
+def _known(name, key):
+    s, i, end = _section(name)
+    return s.find('\n' + key + ' ', i - 1, end) >= 0
+
+
+def _interned(key):
+    # Keyword names are qstrs in MicroPython: passed as a keyword, a key
+    # comes back as the shared qstr. So the config the app keeps holds no
+    # str of its own per key and dict, and later validations (the
+    # console's, MQTT's config_set) allocate no keys: one small dict each,
+    # never a block the size of a section (a cut-up heap may lack one).
+    for k in dict(**{key: None}):
+        return k
 
 
 def _fields(src, name, path):
@@ -190,19 +212,13 @@ def _fields(src, name, path):
     if not isinstance(src, dict):
         raise ConfigError(path or '(top)', 'must be an object')
     pre = path + '.' if path else ''
-    allowed = []
-    for r in _rows(name):
-        allowed.append(r[0])
-    # Keyword names are qstrs in MicroPython: passing the keys as keywords
-    # interns them, and the rows split again below then give back those
-    # shared qstrs. So the config the app keeps holds no str of its own per
-    # key and dict, and later validations (the console's) allocate no keys.
-    dict(**dict.fromkeys(allowed))
     for k in src:
-        if k not in allowed:
-            raise ConfigError(pre + k, 'unknown key (allowed: %s)' % ', '.join(allowed))
+        if not isinstance(k, str) or not _known(name, k):
+            raise ConfigError(pre + str(k), 'unknown key (allowed: %s)'
+                              % ', '.join([r[0] for r in _rows(name)]))
     out = {}
     for key, kind, default, *check in _rows(name):
+        key = _interned(key)
         p = pre + key
         if kind == '-':
             continue
@@ -361,7 +377,45 @@ def validate(raw):
     if pin is not None and not (4 <= len(pin) <= 12 and pin.isdigit()):
         raise ConfigError('console.pin', 'must be 4..12 digits')
     check_pins(cfg)
+    _watchdog(cfg)
     return cfg
+
+
+DNS_MS = 4000       # a name lookup: two tries of 2 s (hw/dns.py)
+FLASH_MS = 2000     # the state file and a spool segment written in one turn
+
+
+def longest_turn_ms(cfg):
+    """The longest a loop turn can take when everything fails at once and
+    every wait runs out: each device's one timeout a cycle (a timeout ends
+    that device's cycle) and a gateway's connect, a key write, two MQTT
+    operations (a failed one drops the link, so no third waits), a DNS
+    lookup and the flash writes."""
+    ms = 0
+    buses = cfg['buses']
+    for d in cfg['devices']:
+        if d['enabled']:
+            ms += buses[d['bus']]['timeout_ms']
+    for b in buses.values():
+        ms += b['timeout_ms'] if b['kind'] != 'uart' else 0
+    ms += max([b['timeout_ms'] for b in buses.values()])
+    m = cfg['mqtt']
+    if m['enabled']:
+        ms += int(2000 * m['timeout_s']) + DNS_MS
+    return ms + FLASH_MS
+
+
+def _watchdog(cfg):
+    # The watchdog must never fire on a turn that is slow but bounded: a
+    # reset there would lose what the loop was about to save.
+    need = longest_turn_ms(cfg)
+    w = cfg['watchdog_s']
+    if w is None:
+        cfg['watchdog_s'] = max(30, (2 * need + 999) // 1000)
+    elif w * 1000 < need + 5000:
+        raise ConfigError('watchdog_s', 'must be at least %d s: a loop turn of this config may '
+                          'take %.1f s (bus timeouts, mqtt.timeout_s, DNS, flash)'
+                          % ((need + 5999) // 1000, need / 1000))
 
 
 # GPIOs a board cannot give us, from Espressif's datasheets (ESP32 s. 2.2,

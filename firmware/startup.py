@@ -147,6 +147,7 @@ def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path):
     self.cfg_lkg_path = cfg_lkg_path
     self.cfg_on_flash_changed = False   # config.json saved since start (not running yet)
     self.version = VERSION
+    self.reset_cause = reset_cause()
     self.t_start = ticks_ms()
     # The objects with the largest attribute tables first, while the
     # heap still has contiguous room for them.
@@ -189,6 +190,20 @@ def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path):
     self.save_errors = 0
     self._last = None
     self.cycle_ms = 0
+
+
+def reset_cause():
+    """Why the board last started, as machine.reset_cause() names it:
+    'pwron', 'hard', 'wdt', 'deepsleep', 'soft' (or 'unknown')."""
+    try:
+        import machine
+        c = machine.reset_cause()
+    except (ImportError, AttributeError):
+        return 'unknown'
+    for n in ('PWRON_RESET', 'HARD_RESET', 'WDT_RESET', 'DEEPSLEEP_RESET', 'SOFT_RESET'):
+        if getattr(machine, n, None) == c:
+            return n[:-6].lower()
+    return str(c)
 
 
 def restore(app):

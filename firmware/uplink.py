@@ -16,19 +16,6 @@ STATE_S = 600            # the retained state at least this often
 CMDS_PER_TICK = 2
 
 
-def _reset_cause():
-    try:
-        import machine
-        c = machine.reset_cause()
-    except (ImportError, AttributeError):
-        return 'unknown'
-    names = {}
-    for n in ('PWRON_RESET', 'HARD_RESET', 'WDT_RESET', 'DEEPSLEEP_RESET', 'SOFT_RESET'):
-        if hasattr(machine, n):
-            names[getattr(machine, n)] = n[:-6].lower()
-    return names.get(c, str(c))
-
-
 def _file_hash(path):
     """First 16 hex digits of the file's SHA-256: which config a site runs."""
     try:
@@ -74,7 +61,6 @@ class Uplink:
         self._dev_i = 0
         self._dev_t = [None] * n        # ticks of each device's last dev/<name>
         self._dev_online = [None] * n   # the online flag it said
-        self.reset_cause = _reset_cause()
         self.config_hash = _file_hash(app.cfg_path)
         self.inbox = []
         self.ha = mcfg['ha_discovery']
@@ -188,7 +174,7 @@ class Uplink:
                 or ticks_diff(now, self._state_t) >= STATE_S * 1000:
             c = a.counters
             state = {'ts': ts, 'version': a.version, 'uptime_s': ticks_diff(now, a.t_start) // 1000,
-                     'reset_cause': self.reset_cause, 'config_hash': self.config_hash,
+                     'reset_cause': self.app.reset_cause, 'config_hash': self.config_hash,
                      'gen_mode': g.mode, 'gen_ctl': g.state_name, 'lockout': g.lockout,
                      'gen_run_h': round(g.run_s / 3600, 2), 'gen_starts': g.starts,
                      'diesel_l': c.diesel_l, 'pv_kwh': c.pv_kwh, 'grid_kwh': c.grid_kwh,

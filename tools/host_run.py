@@ -23,16 +23,20 @@ Two layouts, as a board can have them:
 """
 import argparse
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 TWIN = os.path.join(ROOT, "tools", "board_twin")
 RESET_EXIT = 3      # the twin's machine.reset() (tools/board_twin/machine.py)
+PWRON_RESET, WDT_RESET, SOFT_RESET = 1, 3, 5    # its reset_cause() values
 
 ROMFS_IMAGE = os.path.join("twin", "romfs.img")   # the board's ROMFS partition
 # The twin's own modules (machine) stand in for C modules of the board's
@@ -188,6 +192,49 @@ def command(dest, heap="160k", script="_host_boot.py"):
     return cmd, env
 
 
+class Watchdog:
+    """The board's hardware watchdog, outside the board's process as it is
+    outside the CPU: the twin's machine.WDT writes its timeout ("T<ms>")
+    and then a byte per feed to a FIFO; a feed later than the timeout
+    kills the process (host_run then starts it again as after a reset)."""
+
+    def __init__(self, fifo, proc):
+        self.proc = proc
+        self.fired = False
+        self.timeout_ms = None
+        self._fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)   # never blocks the twin's open
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self):
+        buf = b""
+        last = time.monotonic()
+        while not self._stop.is_set() and self.proc.poll() is None:
+            r, _, _ = select.select([self._fd], [], [], 0.1)
+            if r:
+                try:
+                    data = os.read(self._fd, 4096)
+                except BlockingIOError:
+                    data = b""
+                if data:
+                    last = time.monotonic()
+                    buf = (buf + data).lstrip(b".")
+                    while buf.startswith(b"T") and b"\n" in buf:
+                        line, buf = buf.split(b"\n", 1)
+                        self.timeout_ms = int(line[1:])
+                        buf = buf.lstrip(b".")
+            if self.timeout_ms and (time.monotonic() - last) * 1000 > self.timeout_ms:
+                self.fired = True
+                self.proc.kill()
+                return
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        os.close(self._fd)
+
+
 def _terminal_sent_it():
     try:
         return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
@@ -238,19 +285,32 @@ def main(argv=None):
 
         signal.signal(signal.SIGTERM, forward)
         signal.signal(signal.SIGINT, forward)
+        fifo = os.path.join(dest, "twin", "wdt.fifo")
+        if not os.path.exists(fifo):
+            os.mkfifo(fifo)
+        env["WDT_FIFO"] = fifo
+        env["RESET_CAUSE"] = str(PWRON_RESET)
         while True:
-            # A reset (machine.reset(), the console's `reboot`) starts the
-            # board again on the same flash, as the board would.
+            # A reset (machine.reset(), the console's `reboot`, the
+            # watchdog) starts the board again on the same flash.
             state["proc"] = proc = subprocess.Popen(cmd, cwd=dest, env=env)
+            dog = Watchdog(fifo, proc)
             while True:
                 try:
                     rc = proc.wait()
                     break
                 except InterruptedError:
                     continue
-            if rc != RESET_EXIT or state["stopping"]:
+            dog.stop()
+            if state["stopping"] or (rc != RESET_EXIT and not dog.fired):
                 return rc
-            print("[host_run] board reset: starting again", flush=True)
+            if dog.fired:
+                print("[host_run] watchdog: no feed for %d ms: board reset" % dog.timeout_ms,
+                      flush=True)
+                env["RESET_CAUSE"] = str(WDT_RESET)
+            else:
+                print("[host_run] board reset: starting again", flush=True)
+                env["RESET_CAUSE"] = str(SOFT_RESET)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

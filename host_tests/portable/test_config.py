@@ -256,7 +256,7 @@ def test_section_defaults_and_their_types():
 
 def test_unknown_key_lists_every_key_in_schema_order():
     for where, want in (
-            ((), 'pol_s: unknown key (allowed: site_id, board, poll_s, utc_offset_min, persist_s, buses, '
+            ((), 'pol_s: unknown key (allowed: site_id, board, poll_s, utc_offset_min, persist_s, watchdog_s, buses, '
                   'devices, mqtt, generator, dispatch, loads, alarms, console)'),
             (('buses', 'rs485'), 'buses.rs485.pol_s: unknown key (allowed: uart, baud, bits, parity, '
                                  'stop, tx, rx, de, timeout_ms, kind)'),
@@ -386,3 +386,20 @@ def test_pins_the_board_cannot_drive_are_refused_by_key():
     raw = ex()
     raw['board'] = 'esp8266'
     assert refused(raw) == 'board: must be one of esp32, esp32-wrover, esp32s3, got "esp8266"'
+
+
+def test_watchdog_is_above_the_longest_bounded_loop_turn():
+    raw = ex()
+    cfg = C.validate(raw)
+    # gw: 4 devices x 500 ms, its connect 500 ms, a key write 500 ms; MQTT
+    # 2 x 5 s + DNS 4 s; flash 2 s.
+    assert C.longest_turn_ms(cfg) == 4 * 500 + 500 + 500 + 10000 + 4000 + 2000
+    assert cfg['watchdog_s'] == 38
+    raw['watchdog_s'] = 23
+    assert refused(raw) == ('watchdog_s: must be at least 24 s: a loop turn of this config may '
+                            'take 19.0 s (bus timeouts, mqtt.timeout_s, DNS, flash)')
+    raw['watchdog_s'] = 24
+    assert C.validate(raw)['watchdog_s'] == 24
+    raw['mqtt']['enabled'] = False
+    del raw['watchdog_s']
+    assert C.validate(raw)['watchdog_s'] == 30

@@ -123,11 +123,34 @@ class Pin:
 
 
 class WDT:
+    # The board's watchdog is outside the CPU: here tools/host_run.py is.
+    # It reads the timeout and each feed from the FIFO named by WDT_FIFO
+    # and kills the board's process when a feed is late, then starts it
+    # again with reset_cause() WDT_RESET.
     def __init__(self, id=0, timeout=5000):
         self.timeout = timeout
+        self._f = None
+        path = os.getenv('WDT_FIFO')
+        if path:
+            self._f = open(path, 'wb')
+            self._f.write(('T%d\n' % timeout).encode())
 
     def feed(self):
-        pass
+        if self._f is not None:
+            self._f.write(b'.')
+
+
+# machine.reset_cause() values of the ESP32 port (ports/esp32/modmachine.c).
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+
+
+def reset_cause():
+    # host_run says why it started this process (power-on the first time).
+    return int(os.getenv('RESET_CAUSE') or PWRON_RESET)
 
 
 RESET_EXIT = 3      # tools/host_run.py starts the board again on this exit code
