@@ -6,13 +6,14 @@ board, for each MicroPython version the firmware targets.
     .venv/bin/python tools/check_api.py [--versions 1.24,1.28] [--root DIR] [--json]
     .venv/bin/python tools/check_api.py --setup      # install the stubs only
 
-How: basedpyright (tools/requirements.txt) checks the code twice per version
-with the rules of tools/api_check/pyrightconfig.json:
+How: basedpyright (tools/requirements.txt) checks the code with the rules
+of tools/api_check/pyrightconfig.json, once per version and once more:
 
-- board pass: the ESP32 port's stubs of that version (micropython-esp32-stubs,
-  pinned with digests in tools/api_check/stubs-<version>.txt, installed into
-  .venv/api-stubs/<version>), pruned where tools/api_gaps.txt says the stub
-  has more than the board (their stdlib modules are CPython's typeshed);
+- board pass, per version: the ESP32 port's stubs of that version
+  (micropython-esp32-stubs, pinned with digests in
+  tools/api_check/stubs-<version>.txt, installed into .venv/api-stubs/<version>),
+  pruned where tools/api_gaps.txt says the stub has more than the board (the
+  stubs' stdlib modules are CPython's typeshed);
 - host pass: CPython's typeshed, with every module the board has replaced by
   a permissive one (any attribute, any call).
 
@@ -131,7 +132,7 @@ def stub_modules(site):
     """Dotted names of the modules the board's stubs define (not the typing
     machinery), with their files relative to site."""
     mods = {}
-    for base, prefix in ((site, ''), (os.path.join(site, 'stdlib'), '')):
+    for base in (site, os.path.join(site, 'stdlib')):
         for dirpath, dirnames, files in os.walk(base):
             rel = os.path.relpath(dirpath, base)
             parts = [] if rel == '.' else rel.split(os.sep)
@@ -175,6 +176,7 @@ def load_gaps(path=GAPS):
         only   module (or builtins class) TARGET has only the names WORDS
                on the board: the stub's other public names are removed
         lacks  module TARGET lacks the names WORDS on the board: removed
+               (no WORDS: the board has no such module)
         lib    the stubs' module TARGET is removed: lib/ has the one used
     """
     gaps = []
@@ -316,6 +318,11 @@ def prune(site, mods, gaps, version, root_lib):
             raise CheckError('api_gaps.txt:%d: no stub for %s in the %s stubs'
                              % (g.lineno, g.target, version))
         words = set(g.words)
+        if g.kind == 'lacks' and not words and not cls:
+            for rel in files:           # the whole module: no such module on the board
+                os.remove(os.path.join(site, rel))
+                g.used.add(rel)
+            continue
         if g.kind == 'only':
             drop = lambda n: _public(n) and n not in words   # noqa: E731
         else:
@@ -431,33 +438,33 @@ def check(root, versions, gaps):
     analysed = 0
     with tempfile.TemporaryDirectory(prefix='check_api-') as tmp:
         jobs = {}
+        host_mods = {}
         for v in versions:
             site = stubs_dir(v)
             board_site = os.path.join(tmp, 'board-' + v, 'lib', 'site-packages')
             shutil.copytree(site, board_site,
                             ignore=shutil.ignore_patterns('*.dist-info', '__pycache__'))
-            mods = stub_modules(board_site)
-            prune(board_site, mods, gaps, v, lib)
-            mods = stub_modules(board_site)
-            host_ts = os.path.join(tmp, 'host-typeshed-' + v)
-            host_typeshed(mods, host_ts)
-            empty = os.path.join(tmp, 'empty', 'lib', 'site-packages')
-            os.makedirs(empty, exist_ok=True)
-            board = dict(base, include=include,
-                         executionEnvironments=[{'root': root, 'extraPaths': [lib]}],
-                         venvPath=tmp, venv='board-' + v, typeshedPath=board_site)
-            host = dict(base, include=include,
-                        executionEnvironments=[{'root': root, 'extraPaths': [lib]}],
-                        venvPath=tmp, venv='empty', typeshedPath=host_ts)
-            jobs[v] = (board, host)
+            prune(board_site, stub_modules(board_site), gaps, v, lib)
+            host_mods.update(stub_modules(board_site))
+            jobs[('board', v)] = dict(
+                base, include=include, executionEnvironments=[{'root': root, 'extraPaths': [lib]}],
+                venvPath=tmp, venv='board-' + v, typeshedPath=board_site)
+        # one host pass serves every version: its board modules (all the
+        # versions' modules) accept anything
+        host_ts = os.path.join(tmp, 'host-typeshed')
+        host_typeshed(host_mods, host_ts)
+        os.makedirs(os.path.join(tmp, 'empty', 'lib', 'site-packages'))
+        jobs[('host', '')] = dict(
+            base, include=include, executionEnvironments=[{'root': root, 'extraPaths': [lib]}],
+            venvPath=tmp, venv='empty', typeshedPath=host_ts)
         with ThreadPoolExecutor(max_workers=2) as ex:
-            futs = {(v, p): ex.submit(run_pyright, cfg, os.path.join(tmp, 'run-%s-%s' % (p, v)))
-                    for v, pair in jobs.items() for p, cfg in zip(('board', 'host'), pair)}
+            futs = {k: ex.submit(run_pyright, cfg, os.path.join(tmp, 'run-%s%s' % k))
+                    for k, cfg in jobs.items()}
             outs = {k: f.result() for k, f in futs.items()}
+        host_keys = {x[:5] for x in findings(outs[('host', '')], root)}
         for v in versions:
-            b = outs[(v, 'board')]
+            b = outs[('board', v)]
             analysed = max(analysed, b['summary']['filesAnalyzed'])
-            host_keys = {x[:5] for x in findings(outs[(v, 'host')], root)}
             kept = []
             for x in findings(b, root):
                 f, line, col, rule, head, msg = x
