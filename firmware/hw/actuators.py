@@ -48,7 +48,7 @@ class OutPin:
 
     def __init__(self, pin_no, level=0):
         from machine import Pin
-        self.pin = Pin(pin_no, Pin.OUT)
+        self.pin = Pin(pin_no, Pin.OUT, value=level)   # the level before the pin drives
         self.level = None
         self.set(level)
 
