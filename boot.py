@@ -6,5 +6,11 @@ import sys
 if '.frozen' in sys.path:
     sys.path.remove('.frozen')
     sys.path.append('.frozen')
+try:
+    from firmware import bootmode       # safe mode after a boot loop or with its pin held
+    if bootmode.check():
+        print('SAFE MODE: ' + bootmode.why)
+except Exception as e:                  # never let boot.py keep main.py from running
+    print('boot: safe-mode check failed: %r' % e)
 import gc
 gc.collect()

@@ -46,6 +46,7 @@ TABLE = (
     ('config_fallback', WARNING, False, 0, 0, 'running on the last good config'),
     # A contactor or relay the board refused at start cannot act at all.
     ('actuator_fault', CRITICAL, False, 0, 0, 'an output pin could not be driven'),
+    ('safe_mode', CRITICAL, False, 0, 0, 'safe mode: nothing is controlled'),
 )
 _BATT_LOW = const(0)
 _BATT_CRIT = const(1)

@@ -37,12 +37,13 @@ def load_config(path=CONFIG, lkg=CONFIG_LKG, preload=False):
 
 
 class App:
-    def __init__(self, cfg, warning=None, state_path=STATE, cfg_path=CONFIG, cfg_lkg_path=CONFIG_LKG):
+    def __init__(self, cfg, warning=None, state_path=STATE, cfg_path=CONFIG, cfg_lkg_path=CONFIG_LKG,
+                 safe=None):
         # Building the App is done once: its code (firmware.startup) goes
         # back to the heap afterwards.
         from firmware import startup
         try:
-            startup.build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path)
+            startup.build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path, safe)
         finally:
             forget('firmware.startup')
         gc.collect()
@@ -73,6 +74,8 @@ class App:
         return False
 
     def tick(self):
+        if self.safe:
+            return self._safe_tick()
         t0 = ticks_ms()
         ts = unix_time()
         self.poller.cycle(ts)
@@ -94,6 +97,20 @@ class App:
         if (self.persist.due(now, changed) or self.save_errors) and self.save():
             self.persist.wrote(now)
         self.cycle_ms = ticks_diff(ticks_ms(), t0)
+        return snap
+
+    def _safe_tick(self):
+        # Nothing polled or decided: the outputs held fail-safe, the alarm
+        # up, the operator's link and the console alive.
+        ts = unix_time()
+        now = ticks_ms()
+        snap = self.snap
+        snap['ts'] = ts
+        self.failsafe.apply(now)
+        self.alarms.set('safe_mode', True, now, ts)
+        self.alarms.set('actuator_fault', len(self.actuator_faults) > 0, now, ts)
+        if self.uplink is not None:
+            self.uplink.step(now, ts, snap)
         return snap
 
     def _alarms(self, now, ts, snap):
@@ -182,6 +199,31 @@ FEED_MS = 1000          # the watchdog is fed this often while the loop is healt
 FAILING_RESET = 30      # cycles in a row that raise before the watchdog may reset
 
 
+def _proven(app):
+    """The controller has run healthy_s without failing cycles: the resets
+    before were no boot loop, and the config it runs is good: it becomes
+    the last known good (a config saved since is not, until it has run)."""
+    from firmware import bootmode
+    bootmode.healthy()
+    if app.warning is not None or app.cfg_on_flash_changed:
+        return
+    try:
+        with open(app.cfg_path) as f:
+            text = f.read()
+        try:
+            with open(app.cfg_lkg_path) as f:
+                if f.read() == text:
+                    return          # no flash write for nothing
+        except OSError:
+            pass
+        from firmware import cfgedit
+        cfgedit.write_atomic(app.cfg_lkg_path, text)
+        forget('firmware.cfgedit')
+        print('config: %s is now the last known good' % app.cfg_path)
+    except (OSError, MemoryError) as e:
+        print('WARNING: last known good not written: %r' % e)
+
+
 def _save_and_close(app, when):
     try:
         app.save()
@@ -192,6 +234,8 @@ def _save_and_close(app, when):
 
 
 def _reboot(app):
+    from firmware import bootmode
+    bootmode.deliberate()       # a person's reboot: not part of a boot loop
     try:
         app.report(app.snap)        # the `reboot` note itself
     except Exception as e:
@@ -203,6 +247,13 @@ def _reboot(app):
 
 def run(path=CONFIG):
     print('site controller %s starting' % VERSION)
+    # boot.py decided; its module goes before the heap is laid out for the
+    # loop (start-up loads the largest modules into one unbroken heap).
+    from firmware import bootmode
+    safe = bootmode.why if bootmode.safe else None
+    forget('firmware.bootmode')
+    del bootmode
+    gc.collect()
     try:
         cfg, warning = load_config(path, preload=True)
     except ValueError as e:     # ConfigError
@@ -215,10 +266,15 @@ def run(path=CONFIG):
     from machine import WDT
     wdt = WDT(timeout=cfg['watchdog_s'] * 1000)
     from firmware import display
-    app = App(cfg, warning, cfg_path=path)
+    app = App(cfg, warning, cfg_path=path, safe=safe)
     wdt.feed()
     print(app.state_note)
     print('reset cause: %s' % app.reset_cause)
+    if safe:
+        print('SAFE MODE: %s. Nothing is polled or controlled; the console and MQTT work. '
+              'Fix the cause, then reboot.' % safe)
+    healthy_ms = cfg['safe_mode']['healthy_s'] * 1000
+    proven = safe is not None       # safe mode proves nothing about the firmware
     ccfg = cfg['console']
     con = None
     # The console itself is loaded when a byte arrives and unloaded when its
@@ -244,6 +300,9 @@ def run(path=CONFIG):
             try:
                 snap = app.tick()
                 failing = 0
+                if not proven and ticks_diff(ticks_ms(), app.t_start) >= healthy_ms:
+                    proven = True
+                    _proven(app)
                 app.report(snap)
                 if app.uplink is not None and app.uplink.link.up != link_up:
                     link_up = app.uplink.link.up

@@ -105,16 +105,10 @@ def write_atomic(path, text):
 
 
 def save(app, raw):
-    """Write a validated raw config as the app's config file. The first
-    save since start moves the file the board runs on (when it did not fall
-    back from it) to the last known good; later saves leave that alone, as
-    the file they replace has not run yet. A power cut between the renames
-    leaves the last known good, which the board boots from. OSError leaves
-    the old files as they were."""
-    import os
-    path = app.cfg_path
-    tmp = _write_tmp(path, json.dumps(raw))
-    if app.warning is None and not app.cfg_on_flash_changed:
-        os.rename(path, app.cfg_lkg_path)
-    os.rename(tmp, path)
+    """Write a validated raw config as the app's config file, atomically
+    (OSError leaves the old file as it was). The last known good is left
+    alone: a config becomes that only once it has run healthy_s
+    (firmware.app._proven), so a saved config that crashes the board falls
+    back to one that ran."""
+    write_atomic(app.cfg_path, json.dumps(raw))
     app.cfg_on_flash_changed = True

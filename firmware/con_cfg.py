@@ -126,7 +126,8 @@ def _save(con):
     note(con, 'config saved: ' + ', '.join(con.cfg_changed))
     con.cfg_pending = None
     con.cfg_changed = []
-    print('saved; reboot applies it (the previous config is %s)' % app.cfg_lkg_path)
+    print('saved; reboot applies it (%s keeps the last config that ran %d s healthy)'
+          % (app.cfg_lkg_path, app.cfg['safe_mode']['healthy_s']))
 
 
 def _revert_lkg(con):

@@ -28,6 +28,10 @@ def c_status(con, args, text, now):
         app.cfg['site_id'], _uptime(app), gc.mem_free(), app.poller.cycles, app.cycle_ms,
         app.version))
     print(display.line(app.snap, app.devices))
+    if app.safe:
+        print('SAFE MODE: %s. Nothing is polled or controlled: loads on, DSE %s, '
+              'generator relay %s. Fix the cause, then reboot.' % (
+                  app.safe, app.failsafe.dse or '-', 'run' if app.gen.out_run else 'off'))
     why = reason_text(g.reasons)
     print('generator: %s, mode %s%s%s%s' % (
         g.state_name, g.mode, ', start reasons: ' + why if why else '',

@@ -42,6 +42,7 @@ _SCHEMA = (
     'loads - -\n'
     'alarms - -\n'
     'console - -\n'
+    'safe_mode - -\n'
     '@bus\n'
     'kind s ! uart,rtu_tcp,tcp\n'
     '@uart\n'
@@ -167,6 +168,11 @@ _SCHEMA = (
     'enabled b true\n'
     'pin S null\n'                       # asked once a session before a change
     'timeout_s i 300 30..3600\n'         # idle time that ends a session
+    '@safe_mode\n'
+    'boots i 4 2..20\n'                  # resets in a row before a healthy run: safe mode
+    'pin p null 0..48\n'                 # held low at boot: safe mode (e.g. 0, the BOOT key)
+    'gen_relay s "off" off,run\n'        # relay control's run/fuel hold in safe mode
+    'healthy_s i 600 10..86400\n'        # then the resets are forgiven, the config is good
     '@',
 )
 
@@ -376,6 +382,7 @@ def validate(raw):
     pin = cfg['console']['pin']
     if pin is not None and not (4 <= len(pin) <= 12 and pin.isdigit()):
         raise ConfigError('console.pin', 'must be 4..12 digits')
+    cfg['safe_mode'] = _fields(raw.get('safe_mode', {}), 'safe_mode', 'safe_mode')
     check_pins(cfg)
     _watchdog(cfg)
     return cfg
@@ -442,6 +449,7 @@ def _pin_uses(cfg):
     yield 'generator.run_pin', g['run_pin'], True
     for i in range(len(cfg['loads'])):
         yield 'loads[%d].pin' % i, cfg['loads'][i]['pin'], True
+    yield 'safe_mode.pin', cfg['safe_mode']['pin'], False
 
 
 def check_pins(cfg):

@@ -29,6 +29,10 @@ def line(snap, devices, app=None):
 
 
 def _control(app):
+    if app.safe:
+        fs = app.failsafe
+        return ' | SAFE MODE: %s | outputs fail-safe%s | ALM %d' % (
+            app.safe, ', DSE ' + fs.dse if fs.dse else '', app.alarms.count_active())
     from firmware.generator import reason_text
     from firmware.dispatch import SOURCE_NAMES
     g = app.gen

@@ -86,7 +86,17 @@ def later_modules(cfg):
     and then (the MQTT link at its first connect, the console when a
     technician types, the state store at a save). `cfg` may be the raw
     file: a section or key it lacks counts as its default."""
-    names = ['firmware.store']
+    # What building the App loads after preload(), then what the loop loads
+    # now and then: every name the controller will intern, so that the name
+    # table's growth (a block of ~14 KB on the host) happens here.
+    names = ['firmware.shedding', 'firmware.hw.actuators', 'firmware.persist',
+             'firmware.eventlog', 'firmware.display', 'firmware.profiles',
+             'firmware.hw.buses', 'firmware.hw.sock_uart', 'firmware.hw.mbtcp',
+             'firmware.store', 'firmware.cfgedit', 'firmware.bootmode', 'firmware.safemode']
+    devs = cfg.get('devices')
+    for d in devs if isinstance(devs, list) else ():
+        if isinstance(d, dict) and isinstance(d.get('profile'), str):
+            names.append('firmware.profiles.' + d['profile'])
     m = cfg.get('mqtt')
     m = m if isinstance(m, dict) else {}
     if m.get('enabled', 'host' in m) is True:      # as config.validate() defaults it
@@ -129,8 +139,9 @@ def _drop_unused(cfg):
         forget('firmware.hw.umodbus_lean')
 
 
-def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path):
-    """Fill a new App: every part, the saved state, the uplink."""
+def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path, safe):
+    """Fill a new App: every part, the saved state, the uplink; in safe
+    mode (`safe`: why) its outputs held fail-safe (firmware/safemode.py)."""
     preload()           # a no-op when load_config() did it
     _drop_unused(cfg)
     from firmware import site
@@ -190,6 +201,11 @@ def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path):
     self.save_errors = 0
     self._last = None
     self.cycle_ms = 0
+    self.safe = safe
+    self.failsafe = None
+    if safe:
+        from firmware.safemode import FailSafe
+        self.failsafe = FailSafe(self, cfg['safe_mode']['gen_relay'])
 
 
 def reset_cause():

@@ -8,6 +8,7 @@
 # does not shrink.
 import json
 import os
+import shutil
 import random
 import re
 import struct
@@ -216,6 +217,8 @@ def test_config_set_save_revert_across_a_reboot(site):
     cab = site.cabinet(start_hour=12.0)
     t = site.terminal(cab)
     flash = t.flash
+    # A site whose config has run healthy before: it is the last known good.
+    shutil.copy(os.path.join(flash, "config.json"), os.path.join(flash, "config.lkg.json"))
     t.cmd("config set generator.start_soc 35", "PIN: ")
     assert "generator.start_soc = 35 (unsaved" in t.cmd(PIN)
     assert "unsaved: generator.start_soc" in t.cmd("config")

@@ -302,9 +302,15 @@ def main(argv=None):
                 except InterruptedError:
                     continue
             dog.stop()
-            if state["stopping"] or (rc != RESET_EXIT and not dog.fired):
+            crashed = rc < 0 and not dog.fired      # killed by a signal: the board's panic
+            if state["stopping"] or (rc != RESET_EXIT and not dog.fired and not crashed):
                 return rc
-            if dog.fired:
+            if crashed:
+                # An ESP32 panic restarts the chip (reset_cause() SOFT_RESET,
+                # ports/esp32/modmachine.c maps ESP_RST_PANIC so).
+                print("[host_run] board crashed (signal %d): starting again" % -rc, flush=True)
+                env["RESET_CAUSE"] = str(SOFT_RESET)
+            elif dog.fired:
                 print("[host_run] watchdog: no feed for %d ms: board reset" % dog.timeout_ms,
                       flush=True)
                 env["RESET_CAUSE"] = str(WDT_RESET)

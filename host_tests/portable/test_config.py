@@ -257,7 +257,7 @@ def test_section_defaults_and_their_types():
 def test_unknown_key_lists_every_key_in_schema_order():
     for where, want in (
             ((), 'pol_s: unknown key (allowed: site_id, board, poll_s, utc_offset_min, persist_s, watchdog_s, buses, '
-                  'devices, mqtt, generator, dispatch, loads, alarms, console)'),
+                  'devices, mqtt, generator, dispatch, loads, alarms, console, safe_mode)'),
             (('buses', 'rs485'), 'buses.rs485.pol_s: unknown key (allowed: uart, baud, bits, parity, '
                                  'stop, tx, rx, de, timeout_ms, kind)'),
             (('buses', 'gw'), 'buses.gw.pol_s: unknown key (allowed: host, port, baud, timeout_ms, kind)'),
