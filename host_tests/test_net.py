@@ -272,12 +272,12 @@ def test_sntp_returns_the_servers_time(mpy, ntp_server, dns_server, offset):
     assert abs(r["unix"] - (time.time() + offset)) < 2, (r, time.time() + offset)
     assert not r["busy"]
     print("SNTP answer in %d ms, longest poll %d us" % (r["ms"], r["max_poll_us"]))
-    assert r["max_poll_us"] < 5000
+    assert r["max_poll_us"] < 10000
     # By name, through the test's DNS server (a polled lookup, then the request).
     srv = dns_server({"ntp.test": "127.0.0.1"})
     r = run_mpy(mpy, "sntp", "ntp.test", ntp.port, srv.addr, 3000)
     assert abs(r["unix"] - (time.time() + offset)) < 2, r
-    assert r["max_poll_us"] < 5000 and srv.names() == ["ntp.test"]
+    assert r["max_poll_us"] < 10000 and srv.names() == ["ntp.test"]
 
 
 @pytest.mark.parametrize("mode", ["silent", "wrong_origin"])
@@ -287,8 +287,8 @@ def test_sntp_unanswered_fails_in_bounded_time_without_blocking(mpy, ntp_server,
     assert "110" in r["err"], r
     print("SNTP %s failed in %d ms (timeout 1000), longest poll %d us over %d polls"
           % (mode, r["ms"], r["max_poll_us"], r["polls"]))
-    assert 1000 <= r["ms"] <= 1000 + 60, r      # polled every 10 ms
-    assert r["max_poll_us"] < 5000 and r["polls"] > 50
+    assert 1000 <= r["ms"] <= 1000 + 100, r     # polled every 10 ms
+    assert r["max_poll_us"] < 10000 and r["polls"] > 50
     assert ntp.requests == 1 and not r["busy"]
 
 
@@ -303,8 +303,8 @@ def test_sntp_refuses_kiss_of_death_and_unsynchronised(mpy, ntp_server, mode, wh
 def test_sntp_name_with_silent_dns_fails_in_bounded_time(mpy, dns_server):
     srv = dns_server({}, mode="silent")
     r = run_mpy(mpy, "sntp", "ntp.test", 123, srv.addr, 800)
-    assert "110" in r["err"] and 800 <= r["ms"] <= 800 + 60, r
-    assert r["max_poll_us"] < 5000 and len(srv.names()) == 2
+    assert "110" in r["err"] and 800 <= r["ms"] <= 800 + 100, r
+    assert r["max_poll_us"] < 10000 and len(srv.names()) == 2
 
 
 # --- Net with the network twin ---------------------------------------------
@@ -403,7 +403,7 @@ def check_backoff(states, bmin, bmax):
         assert 0.75 * b - 30 <= s["wait"] <= 1.25 * b, (b, s)
         if i + 1 < len(states):
             gap = states[i + 1]["t"] - s["t"]
-            assert s["wait"] - 10 <= gap <= s["wait"] + 120, (s, states[i + 1])
+            assert s["wait"] - 10 <= gap <= s["wait"] + 200, (s, states[i + 1])
         b = min(2 * b, bmax)
         n += 1
     return n
@@ -444,6 +444,7 @@ def test_net_wlan_backs_off_reconnects_and_rides_out_a_drop(net_run):
     st = res["status"]
     assert st["state"] == "up" and st["rssi"] == -61 and st["failures"] == 5
     assert st["ip"] == "127.0.0.2" and st["last_error"] == "wrong password"
+    assert res["closed"] == ["off", False, False, False]     # close(): down and stays down
 
 
 def test_net_dns_from_config_overrides_dhcp(net_run):

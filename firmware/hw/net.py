@@ -31,7 +31,7 @@
 #   'dns S null\n'                       # DNS server; null = the one DHCP/PPP gives
 #   'connect_s i 30 2..600\n'            # an attempt not up by then fails and backs off
 #   'ntp_host S "pool.ntp.org"\n'        # null = no time sync
-#   'ntp_s i 21600 60..604800\n'         # time resync period
+#   'ntp_s i 21600 60..432000\n'         # time resync period (a ticks_ms deadline: < 6 days)
 #   '@',
 # Needed per kind (Net raises ValueError naming the key otherwise): wlan:
 # ssid; lan: mdc and mdio (W5500: sck, mosi, miso, cs); ppp: tx, rx, apn.
