@@ -499,7 +499,8 @@ class Modem:
     """A cellular modem's AT side on a pty: echo until ATE0, a SIM that
     wants `pin` (or refuses every PIN: mode 'bad_pin'), CGDCONT, ATD*99# ->
     CONNECT, then data mode: answers each PPP frame with one, '+++' back to
-    command mode. mode 'silent': reads everything, answers nothing."""
+    command mode. mode 'silent': reads everything, answers nothing;
+    'pin_silent': never answers the PIN."""
 
     def __init__(self, mode="ok", pin="1234"):
         self.mode = mode
@@ -560,6 +561,8 @@ class Modem:
         elif line == b"AT+CPIN?":
             self.say(b"+CPIN: READY" if self.pin_ok else b"+CPIN: SIM PIN", b"OK")
         elif line.startswith(b"AT+CPIN="):
+            if self.mode == "pin_silent":
+                return
             if self.mode == "bad_pin" or line[8:].decode() != self.pin:
                 self.say(b"+CME ERROR: incorrect password")
             else:
@@ -649,6 +652,16 @@ def test_net_ppp_refused_pin_is_never_sent_again(net_run, modem):
     i, s = r.wait("backoff", i + 1, err="sim pin refused", fails=3, timeout=15)
     r.finish()
     assert [l for l in m.lines if l.startswith("AT+CPIN=")] == ["AT+CPIN=1234"]
+
+
+def test_net_ppp_errors_never_show_the_sim_pin(net_run, modem):
+    m = modem(mode="pin_silent")
+    r = net_run(ppp_cfg(connect_s=3), UART1=m.path)
+    i, s = r.wait("backoff", fails=1)
+    assert s["err"] == "modem: no answer to AT+CPIN=***", s
+    res = r.finish()
+    assert "1234" not in json.dumps(r.states) + json.dumps(res)
+    assert "AT+CPIN=1234" in m.lines
 
 
 # --- heap -------------------------------------------------------------------

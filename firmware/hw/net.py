@@ -194,7 +194,7 @@ class Net:
         # What a timed-out attempt ran into, as the driver tells it.
         m, n = self._mod, self._nic
         if self._steps is not None:
-            return 'modem: no answer to ' + self._steps[self._si][0].decode()
+            return 'modem: no answer to ' + self._said()
         try:
             s = n.status()
         except Exception:
@@ -362,7 +362,7 @@ class Net:
             self._send(now)
         else:
             self._silent = not self._answered
-            raise OSError('modem: no answer to ' + cmd.decode())
+            raise OSError('modem: no answer to ' + self._said())
 
     def _line(self, ln, now):
         cmd, _, _, flag = self._steps[self._si]
@@ -394,8 +394,14 @@ class Net:
             if flag == _PIN:
                 self._pin_refused = True
                 raise OSError('sim pin refused')
-            raise OSError('modem: %s: %s' % (cmd.decode()[:16], ln.decode()[:16]))
+            raise OSError('modem: %s: %s' % (self._said()[:16], ln.decode()[:16]))
         # Anything else is an echo or an unsolicited line (RDY, SMS Ready).
+
+    def _said(self):
+        # The step's command as errors show it: never the SIM's PIN (the
+        # error goes to the console and MQTT).
+        cmd = self._steps[self._si][0]
+        return 'AT+CPIN=***' if cmd.startswith(b'AT+CPIN=') else cmd.decode()
 
     def _ppp_up(self):
         m = self._mod

@@ -124,7 +124,11 @@ class Sntp:
             if b[24 + i] != self._tx[i]:            # originate = our transmit
                 return None
         if b[1] == 0:       # kiss-of-death: the code (RATE, DENY...) is the refid
-            raise SntpError('kod ' + bytes(b[12:16]).decode())
+            code = ''
+            for c in b[12:16]:
+                if 32 < c < 127:
+                    code += chr(c)
+            raise SntpError('kod ' + code)
         if b[0] >> 6 == 3 or b[1] > 15:
             raise SntpError('unsynchronised')
         v = b[0] >> 3 & 7
