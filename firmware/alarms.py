@@ -47,6 +47,9 @@ TABLE = (
     # A contactor or relay the board refused at start cannot act at all.
     ('actuator_fault', CRITICAL, False, 0, 0, 'an output pin could not be driven'),
     ('safe_mode', CRITICAL, False, 0, 0, 'safe mode: nothing is controlled'),
+    # NTP gets its first answer in seconds when the network is up.
+    ('clock_not_set', MAJOR, False, 600, 0, 'clock not set: no TOU, quiet hours, exercise, commands'),
+    ('net_down', MAJOR, False, 300, 30, 'network down: no MQTT'),
 )
 _BATT_LOW = const(0)
 _BATT_CRIT = const(1)

@@ -4,7 +4,7 @@
 import gc
 import sys
 from firmware.compat import ticks_ms, ticks_diff, sleep_ms
-from firmware.clock import unix_time
+from firmware import clock
 
 VERSION = '0.1.0'
 CONFIG = 'config.json'
@@ -77,10 +77,14 @@ class App:
         if self.safe:
             return self._safe_tick()
         t0 = ticks_ms()
-        ts = unix_time()
+        self._network(t0)           # first: a time set now holds for the whole tick
+        ts = clock.now()
         self.poller.cycle(ts)
         snap = self._site.update(self.snap, self.devices, ts)
         now = ticks_ms()
+        ok = clock.valid
+        self.gen.clock_ok = ok
+        self.dispatch.clock_ok = ok
         gen = self.gen.tick(now, ts, snap)
         d = self.dispatch.tick(ts, snap, gen.available)
         sh = self.shedding.tick(now, snap, d.on_battery)
@@ -102,16 +106,29 @@ class App:
     def _safe_tick(self):
         # Nothing polled or decided: the outputs held fail-safe, the alarm
         # up, the operator's link and the console alive.
-        ts = unix_time()
         now = ticks_ms()
+        self._network(now)
+        ts = clock.now()
         snap = self.snap
         snap['ts'] = ts
         self.failsafe.apply(now)
         self.alarms.set('safe_mode', True, now, ts)
         self.alarms.set('actuator_fault', len(self.actuator_faults) > 0, now, ts)
+        self.alarms.set('clock_not_set', not clock.valid, now, ts)
         if self.uplink is not None:
             self.uplink.step(now, ts, snap)
         return snap
+
+    def _network(self, now):
+        # Up, down and back without blocking the loop (hw/net.py), the DNS
+        # server it was given for every later lookup, and the time kept.
+        net = self.net
+        net.step(now)
+        if net.dns != self.net_dns:
+            from firmware.hw import dns
+            dns.default_server = self.net_dns = net.dns
+        if self.timesync is not None:
+            self.timesync.step(now, net.up)
 
     def _alarms(self, now, ts, snap):
         from firmware import generator as G
@@ -131,6 +148,8 @@ class App:
         al.set('load_shed', self.shedding.n_shed > 0, now, ts)
         al.set('config_fallback', self.warning is not None, now, ts)
         al.set('actuator_fault', len(self.actuator_faults) > 0, now, ts)
+        al.set('clock_not_set', not clock.valid, now, ts)
+        al.set('net_down', not self.net.up, now, ts)
 
     def note(self, text, who):
         """A change made by a person (console, MQTT): reported with the
@@ -288,6 +307,8 @@ def run(path=CONFIG):
     gc.collect()
     print('site %s: %d devices, poll %d ms, heap free %d' % (
         cfg['site_id'], len(app.devices), period, gc.mem_free()))
+    print(app.summary)
+    del app.summary
     if watch is not None:
         print("console: type 'help' and Enter")
     errors = 0

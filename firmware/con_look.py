@@ -51,6 +51,19 @@ def c_status(con, args, text, now):
         print('link: MQTT disabled (mqtt.enabled false)')
     else:
         print('link: %s' % ('up' if up.link.up else 'down (%s)' % up.link.last_error))
+    n = app.net.status()
+    print('net: %s %s%s (ups %d, failures %d%s)' % (
+        n['kind'], n['state'], ' ' + n['ip'] if n['ip'] else '', n['ups'], n['failures'],
+        ', last: ' + n['last_error'] if n['last_error'] else ''))
+    from firmware import clock
+    ts = app.snap['ts'] or clock.now()
+    tm = clock.civil(ts)
+    ntp = app.timesync
+    print('clock: %s%04d-%02d-%02d %02d:%02d:%02d UTC, %s' % (
+        '' if clock.valid else 'NOT SET, ', tm[0], tm[1], tm[2], tm[3], tm[4], tm[5],
+        'no NTP (net.ntp_host)' if ntp is None else 'NTP %s: %d syncs, %d failures%s' % (
+            ntp.host, ntp.syncs, ntp.failures,
+            ', last: ' + ntp.last_error if ntp.last_error else '')))
     print('console: %s%s' % ('unlocked' if con.unlocked else 'locked',
                              '' if con.pin else ' (no console.pin set: changes are not protected)'))
     if app.warning:
@@ -130,9 +143,9 @@ def c_log(con, args, text, now):
     rows = con.app.elog.last(n)
     if not rows:
         print('no events')
-    import time
+    from firmware.clock import civil, from_unix
     for ts, t in rows:
-        tm = time.gmtime(ts)
+        tm = civil(from_unix(ts))
         print('  %04d-%02d-%02d %02d:%02d:%02d  %s' % (tm[0], tm[1], tm[2], tm[3], tm[4], tm[5], t))
 
 

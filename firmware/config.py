@@ -43,6 +43,7 @@ _SCHEMA = (
     'alarms - -\n'
     'console - -\n'
     'safe_mode - -\n'
+    'net - -\n'
     '@bus\n'
     'kind s ! uart,rtu_tcp,tcp\n'
     '@uart\n'
@@ -173,6 +174,32 @@ _SCHEMA = (
     'pin p null 0..48\n'                 # held low at boot: safe mode (e.g. 0, the BOOT key)
     'gen_relay s "off" off,run\n'        # relay control's run/fuel hold in safe mode
     'healthy_s i 600 10..86400\n'        # then the resets are forgiven, the config is good
+    '@net\n'
+    'kind s "host" host,wlan,lan,ppp\n'  # host: the PC's network (host runs), nothing brought up
+    'ssid S null\n'
+    'password S null\n'                  # wlan key; ppp: PAP password (with user)
+    'phy s "LAN8720" LAN8720,IP101,RTL8201,W5500\n'
+    'mdc p null 0..48\n'                 # RMII PHYs: WT32-ETH01 and ESP32-POE use 23
+    'mdio p null 0..48\n'                # and 18
+    'power p null 0..48\n'               # PHY power/enable pin (WT32-ETH01 16, ESP32-POE 12)
+    'phy_addr i 0 0..31\n'               # WT32-ETH01 1, ESP32-POE 0, W5500 0
+    'spi i 2 1..2\n'                     # W5500: SPI host id
+    'sck p null 0..48\n'
+    'mosi p null 0..48\n'
+    'miso p null 0..48\n'
+    'cs p null 0..48\n'
+    'int p null 0..48\n'
+    'uart i 1 0..2\n'                    # ppp: the modem's UART
+    'tx p null 0..48\n'
+    'rx p null 0..48\n'
+    'baud i 115200 9600,19200,38400,57600,115200,230400,460800,921600\n'
+    'apn S null\n'
+    'user S null\n'                      # ppp: PAP user (null = no authentication)
+    'sim_pin S null\n'
+    'dns S null\n'                       # DNS server; null = the one DHCP/PPP gives
+    'connect_s i 30 2..600\n'            # an attempt not up by then fails and backs off
+    'ntp_host S null\n'                  # null: pool.ntp.org, or none with kind host
+    'ntp_s i 21600 60..432000\n'         # resync period (ticks deadlines hold 6 days)
     '@',
 )
 
@@ -383,6 +410,7 @@ def validate(raw):
     if pin is not None and not (4 <= len(pin) <= 12 and pin.isdigit()):
         raise ConfigError('console.pin', 'must be 4..12 digits')
     cfg['safe_mode'] = _fields(raw.get('safe_mode', {}), 'safe_mode', 'safe_mode')
+    cfg['net'] = _net(raw.get('net', {}))
     check_pins(cfg)
     _watchdog(cfg)
     return cfg
@@ -450,6 +478,14 @@ def _pin_uses(cfg):
     for i in range(len(cfg['loads'])):
         yield 'loads[%d].pin' % i, cfg['loads'][i]['pin'], True
     yield 'safe_mode.pin', cfg['safe_mode']['pin'], False
+    n = cfg['net']
+    if n['kind'] == 'lan':
+        for k, drive in (('mdc', True), ('mdio', True), ('power', True), ('sck', True),
+                         ('mosi', True), ('miso', False), ('cs', True), ('int', False)):
+            yield 'net.' + k, n[k], drive
+    elif n['kind'] == 'ppp':
+        yield 'net.tx', n['tx'], True
+        yield 'net.rx', n['rx'], False
 
 
 def check_pins(cfg):
@@ -469,6 +505,25 @@ def check_pins(cfg):
             if pin in outs:
                 raise ConfigError(path, 'GPIO %d is already %s' % (pin, outs[pin]))
             outs[pin] = path
+
+
+# What each kind of network needs (hw/net.py brings it up).
+_NET_NEEDS = {'wlan': ('ssid',), 'lan': ('mdc', 'mdio'), 'ppp': ('tx', 'rx', 'apn'),
+              'host': ()}
+
+
+def _net(raw):
+    n = _fields(raw, 'net', 'net')
+    need = _NET_NEEDS[n['kind']]
+    if n['kind'] == 'lan' and n['phy'] == 'W5500':
+        need = ('sck', 'mosi', 'miso', 'cs')
+    for k in need:
+        if n[k] is None:
+            raise ConfigError('net.' + k, 'needed for kind %s%s' % (
+                n['kind'], ' (W5500)' if n['kind'] == 'lan' and n['phy'] == 'W5500' else ''))
+    if 'ntp_host' not in raw and n['kind'] != 'host':
+        n['ntp_host'] = 'pool.ntp.org'      # the PC keeps its own time
+    return n
 
 
 def _generator(raw, gensets):

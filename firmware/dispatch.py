@@ -53,6 +53,7 @@ class Decision:
 
 class Dispatch:
     def __init__(self, dcfg, utc_offset_min=0, limit_devices=()):
+        self.clock_ok = True       # set by the app: False until the clock is set
         self.reserve = dcfg['reserve_soc']
         self.release = dcfg['reserve_soc'] + RESERVE_HYST
         self.charge_to = dcfg['grid_charge_soc']
@@ -78,7 +79,9 @@ class Dispatch:
         load = snap['load_w']
         pv = snap['pv_w']
         grid_ok = snap['grid_ok']
-        tou = self.tou_at(local_minute(ts, self.offset_s)) if self.windows else TOU_NONE
+        # Without a valid clock the time of day is unknown: no window applies.
+        tou = self.tou_at(local_minute(ts, self.offset_s)) if self.windows and self.clock_ok \
+            else TOU_NONE
         d.tou = tou
 
         # Hysteresis on the reserve and on off-peak charging.

@@ -16,7 +16,9 @@ class EventLog:
         self.flash_errors = 0
 
     def add(self, ts, text):
-        ts = int(ts or 0)
+        # Unix seconds in RAM and on flash: the log outlives firmware versions.
+        from firmware.clock import to_unix
+        ts = to_unix(int(ts or 0))
         ram = self.ram
         if len(ram) >= KEEP:
             ram.pop(0)

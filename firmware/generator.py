@@ -9,7 +9,7 @@
 # Allocation: a tick that changes nothing allocates nothing (ints, bools and
 # comparisons of existing objects only); transitions allocate an event.
 from firmware.compat import const, ticks_diff
-from firmware.clock import local_minute, in_window
+from firmware.clock import local_minute, in_window, UNIX_2000
 
 # States.
 OFF = const(0)          # mode off: never starts
@@ -194,7 +194,8 @@ class Generator:
         # known, which then count as serviced (a new controller on an old
         # genset must not call a service due on its first day).
         self.service_base_s = None
-        self.last_exercise = 0    # Unix s of the last run long enough to count
+        self.last_exercise = 0    # clock s (since 2000) of the last run long enough to count
+        self.clock_ok = True      # set by the app: exercise and quiet hours wait for the clock
         self._t_state = None      # ticks_ms at entry of the current state
         self._t_run = None        # ticks_ms when running was confirmed
         self._t_fb_lost = None
@@ -276,7 +277,9 @@ class Generator:
         starts = int(d.get('starts', 0))
         b = d.get('service_base_s')
         base = None if b is None else int(b)
-        last_ex = float(d.get('last_exercise', 0) or 0)
+        last_ex = int(d.get('last_exercise', 0) or 0)
+        if last_ex > 1200000000:    # Unix seconds (saved before the clock's epoch was 2000)
+            last_ex -= UNIX_2000
         faults = int(d.get('faults', 0))
         reasons = int(d.get('run_reasons', 0))
         mode = d.get('mode')
@@ -315,7 +318,7 @@ class Generator:
 
     def _quiet(self, ts):
         q = self.cfg['quiet']
-        if q is None:
+        if q is None or not self.clock_ok:      # unknown hour: the battery comes first
             return False
         return in_window(local_minute(ts, self.utc_offset_s), q[0], q[1])
 
@@ -408,7 +411,8 @@ class Generator:
         days = g['exercise_days']
         if self.exercise:
             bits |= R_EXERCISE
-        elif days and ts >= self.last_exercise + days * 86400 and self.state == STANDBY:
+        elif days and self.clock_ok and ts >= self.last_exercise + days * 86400 \
+                and self.state == STANDBY:
             hour = int((ts + self.utc_offset_s) // 3600) % 24
             if hour == g['exercise_hour'] and not self._quiet(ts):
                 self.exercise = True

@@ -2,6 +2,18 @@
 # this (and firmware.commands, the envelope's checks) only while commands
 # wait in its inbox, a few times a day, and unloads it afterwards.
 from firmware.commands import Verifier, result
+from firmware import clock
+
+
+def _id_of(payload):
+    # The command's id for its result, read without checking the envelope.
+    try:
+        import json
+        body = json.loads(json.loads(payload)['body'])
+        cid = body.get('id')
+        return cid if isinstance(cid, str) and len(cid) <= 64 else None
+    except Exception:
+        return None
 
 
 def run(up, ts, n):
@@ -15,8 +27,12 @@ def run(up, ts, n):
         payload = up.inbox.pop(0)
         if v is None:
             cid, err = None, 'commands are off: no mqtt.cmd_key on this site'
+        elif not clock.valid:
+            # The replay window needs the time: a clock at 2000 would
+            # refuse every command as stale, or take an old one as new.
+            cid, err = _id_of(payload), 'clock not set'
         else:
-            cmd, err = v.check(payload, ts)
+            cmd, err = v.check(payload, clock.to_unix(ts))
             if err is None:
                 cid = cmd['id']
                 err = execute(up, cmd, ts)

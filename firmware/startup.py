@@ -81,6 +81,14 @@ def _later_from(path):
     return later_modules(raw) if isinstance(raw, dict) else None
 
 
+BUILD_MODULES = ('firmware.shedding', 'firmware.hw.actuators', 'firmware.persist',
+                 'firmware.eventlog', 'firmware.display', 'firmware.profiles',
+                 'firmware.hw.buses', 'firmware.hw.sock_uart', 'firmware.hw.mbtcp',
+                 'firmware.hw.net', 'firmware.hw.dns', 'firmware.hw.rtc',
+                 'firmware.hw.sntp', 'firmware.hw.timesync',
+                 'firmware.store', 'firmware.cfgedit', 'firmware.bootmode', 'firmware.safemode')
+
+
 def later_modules(cfg):
     """The modules a config makes the firmware load later, some only now
     and then (the MQTT link at its first connect, the console when a
@@ -89,10 +97,7 @@ def later_modules(cfg):
     # What building the App loads after preload(), then what the loop loads
     # now and then: every name the controller will intern, so that the name
     # table's growth (a block of ~14 KB on the host) happens here.
-    names = ['firmware.shedding', 'firmware.hw.actuators', 'firmware.persist',
-             'firmware.eventlog', 'firmware.display', 'firmware.profiles',
-             'firmware.hw.buses', 'firmware.hw.sock_uart', 'firmware.hw.mbtcp',
-             'firmware.store', 'firmware.cfgedit', 'firmware.bootmode', 'firmware.safemode']
+    names = list(BUILD_MODULES)
     devs = cfg.get('devices')
     for d in devs if isinstance(devs, list) else ():
         if isinstance(d, dict) and isinstance(d.get('profile'), str):
@@ -190,6 +195,16 @@ def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path, safe):
     self.elog = EventLog()
     self.notes = []             # (text, who): changes made by a person
     self.reboot_requested = False
+    self.summary = summary(cfg)
+    start_clock()
+    from firmware.hw.net import Net
+    ncfg = cfg.pop('net')
+    self.net = Net(ncfg)
+    self.net_dns = None             # the DNS server handed to hw/dns.py
+    self.timesync = None
+    if ncfg['ntp_host']:
+        from firmware.hw.timesync import TimeSync
+        self.timesync = TimeSync(ncfg['ntp_host'], ncfg['ntp_s'])
     self.uplink = None
     mcfg = cfg.pop('mqtt')
     if mcfg['enabled']:
@@ -206,6 +221,43 @@ def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path, safe):
     if safe:
         from firmware.safemode import FailSafe
         self.failsafe = FailSafe(self, cfg['safe_mode']['gen_relay'])
+
+
+def summary(cfg):
+    """The start-up line of what runs and what does not, with the key that
+    turns each off one on: a link left off must not look like a broken one."""
+    on = []
+    off = []
+    n = cfg['net']
+    on.append('net %s' % n['kind'])
+    m = cfg['mqtt']
+    if m['enabled']:
+        on.append('mqtt %s:%d%s' % (m['host'], m['port'], ' tls' if m['tls'] else ''))
+        (on if m['cmd_key'] else off).append('signed commands' if m['cmd_key']
+                                             else 'commands (mqtt.cmd_key)')
+        if m['ha_discovery']:
+            on.append('home assistant')
+    else:
+        off.append('mqtt (mqtt.enabled)')
+    (on if n['ntp_host'] else off).append('ntp %s' % n['ntp_host'] if n['ntp_host']
+                                          else 'ntp (net.ntp_host)')
+    (on if cfg['console']['enabled'] else off).append('console' if cfg['console']['enabled']
+                                                      else 'console (console.enabled)')
+    on.append('watchdog %d s' % cfg['watchdog_s'])
+    return 'on: %s; off: %s' % (', '.join(on), ', '.join(off) if off else '-')
+
+
+def start_clock():
+    """The clock counts on from the RTC (which kept its time across a soft
+    reset, or says 2000 after a power-on: not valid until NTP answers)."""
+    from firmware import clock
+    try:
+        from firmware.hw import rtc
+        t = rtc.read()
+    except (ImportError, AttributeError, OSError):     # a port without an RTC
+        import time
+        t = clock.from_unix(time.time()) if time.gmtime(0)[0] == 1970 else int(time.time())
+    clock.start(t)
 
 
 def reset_cause():

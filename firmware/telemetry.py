@@ -2,6 +2,8 @@
 # the controller's own (mode, gen_ctl, shed) and a per-site sequence number,
 # sent every mqtt.telemetry_s and at once on a significant change. Pure
 # logic; the link sends what this builds.
+from firmware import clock
+from firmware.clock import to_unix
 import json
 
 # The snapshot fields sent, each with the change that counts as significant
@@ -48,8 +50,8 @@ class Telemetry:
         """The next record as JSON text (and remember what it said)."""
         self.seq += 1
         self._t = now_ms
-        out = {'seq': self.seq, 'ts': snap['ts'], 'mode': mode, 'gen_ctl': gen_ctl,
-               'shed': list(shed)}
+        out = {'seq': self.seq, 'ts': to_unix(snap['ts']), 'clock_ok': clock.valid,
+               'mode': mode, 'gen_ctl': gen_ctl, 'shed': list(shed)}
         for name, _ in DEADBANDS:
             out[name] = snap[name]
             self._last[name] = snap[name]

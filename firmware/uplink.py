@@ -4,6 +4,8 @@
 # wait in the inbox until firmware.remote checks and carries them out.
 # Loaded only when mqtt.enabled is set (the heap it costs is counted in the
 # README).
+from firmware import clock
+from firmware.clock import to_unix
 import json
 from firmware.compat import ticks_diff
 from firmware.link import Link
@@ -144,7 +146,7 @@ class Uplink:
     def event(self, ts, text, who=None):
         if text.startswith('alarm '):
             self._alarms_dirty = True
-        e = {'ts': ts, 'text': text}
+        e = {'ts': to_unix(ts), 'text': text}
         if who is not None:
             e['who'] = who
         self._send(1, json.dumps(e))
@@ -163,23 +165,29 @@ class Uplink:
             for i in range(len(self._dev_t)):
                 self._dev_t[i] = None       # every dev/<name> again too
         if fresh or self._alarms_dirty:
-            if link.publish('alarms', json.dumps(a.alarms.active()), True, 1):
+            act = a.alarms.active()
+            for x in act:
+                x['since'] = to_unix(x['since'])
+            if link.publish('alarms', json.dumps(act), True, 1):
                 self._alarms_dirty = False
             else:
                 return
         tel_ring = self.rings[0][1]
         ev_ring = self.rings[1][1]
-        key = (g.state, g.mode, tel_ring.dropped, ev_ring.dropped)
+        key = (g.state, g.mode, tel_ring.dropped, ev_ring.dropped, clock.valid, a.net.up)
         if fresh or key != self._state_key or self._state_t is None \
                 or ticks_diff(now, self._state_t) >= STATE_S * 1000:
             c = a.counters
-            state = {'ts': ts, 'version': a.version, 'uptime_s': ticks_diff(now, a.t_start) // 1000,
+            state = {'ts': to_unix(ts), 'clock_ok': clock.valid, 'version': a.version, 'uptime_s': ticks_diff(now, a.t_start) // 1000,
                      'reset_cause': self.app.reset_cause, 'config_hash': self.config_hash,
                      'gen_mode': g.mode, 'gen_ctl': g.state_name, 'lockout': g.lockout,
                      'gen_run_h': round(g.run_s / 3600, 2), 'gen_starts': g.starts,
                      'diesel_l': c.diesel_l, 'pv_kwh': c.pv_kwh, 'grid_kwh': c.grid_kwh,
                      'gen_kwh': c.gen_kwh, 'load_kwh': c.load_kwh, 'shed_min': c.shed_min,
-                     'dropped_telemetry': tel_ring.dropped, 'dropped_events': ev_ring.dropped}
+                     'dropped_telemetry': tel_ring.dropped, 'dropped_events': ev_ring.dropped,
+                     'net': a.net.status(), 'safe_mode': a.safe}
+            if a.timesync is not None:
+                state['ntp'] = a.timesync.status()
             if link.publish('state', json.dumps(state), True, 1):
                 self._state_key = key
                 self._state_t = now
@@ -200,8 +208,8 @@ class Uplink:
             self._dev_i += 1
             return
         out = dict(d.values)
-        out['ts'] = ts
-        out['last_ok'] = d.last_ok
+        out['ts'] = to_unix(ts)
+        out['last_ok'] = to_unix(d.last_ok)
         if self.link.publish('dev/' + d.name, json.dumps(out), True, 1):
             self._dev_t[i] = now
             self._dev_online[i] = d.online

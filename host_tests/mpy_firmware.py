@@ -11,7 +11,7 @@ from firmware import app
 
 cycles = int(sys.argv[1])
 period = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-cfg, _ = app.load_config()
+cfg, _ = app.load_config(preload=True)     # as app.run() starts: names interned first
 a = app.App(cfg)
 gc.collect()
 print('READY ' + json.dumps({'free': gc.mem_free(), 'alloc': gc.mem_alloc()}))

@@ -43,10 +43,10 @@ class Operator:
                 return p
         raise AssertionError("no %s; last: %r" % (topic, self.all[-8:]))
 
-    def command(self, cmd, args=None, key=KEY, id=None):
+    def command(self, cmd, args=None, key=KEY, id=None, ts=None):
         cid = id or "c%d" % int(time.time() * 1000)
-        self.c.publish("sites/BTS-0042/cmd",
-                       commands.envelope(key, cmd, args, cid, int(time.time())), qos=1)
+        ts = int(time.time()) if ts is None else ts
+        self.c.publish("sites/BTS-0042/cmd", commands.envelope(key, cmd, args, cid, ts), qos=1)
         return json.loads(self.take("sites/BTS-0042/cmd/result",
                                     lambda p: json.loads(p).get("id") == cid or
                                     json.loads(p).get("id") is None))

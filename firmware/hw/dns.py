@@ -215,6 +215,9 @@ class Query:
             self._sock = None
 
 
+default_server = None   # the network's DNS server (net.dns), set by the app as the link comes up
+
+
 def resolve(host, port, server=None, timeout_ms=2000):
     """A sockaddr for (host, port), as socket.getaddrinfo(host, port)[0][-1]
     gives, in at most timeout_ms (plus a socket wake-up). IP literals and
@@ -225,6 +228,8 @@ def resolve(host, port, server=None, timeout_ms=2000):
     ip = cached(host, now)
     if ip is not None:
         return sockaddr(ip, port)
+    if server is None:
+        server = default_server
     if server is None:
         if BOARD:
             raise OSError(ENONAME)

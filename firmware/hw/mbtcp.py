@@ -30,7 +30,8 @@ class TcpBus:
         try:
             s = socket.socket()
             s.settimeout(self.timeout_s)
-            s.connect(socket.getaddrinfo(self.host, self.port)[0][-1])
+            from firmware.hw import dns
+            s.connect(dns.resolve(self.host, self.port))     # bounded, unlike getaddrinfo
         except OSError as e:
             raise BusError(LINK, 'connect %s:%d: %s' % (self.host, self.port, e))
         m._sock = s

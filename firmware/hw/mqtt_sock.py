@@ -13,7 +13,15 @@
 import socket as _socket
 from firmware.compat import ticks_ms, ticks_diff
 
-getaddrinfo = _socket.getaddrinfo
+
+
+def getaddrinfo(host, port, *args):
+    # What umqtt calls: the board's getaddrinfo blocks with no timeout on a
+    # name; hw/dns.py resolves within its bound.
+    from firmware.hw import dns
+    return [(2, 1, 0, '', dns.resolve(host, port))]
+
+
 timeout_s = 5.0      # set by the link from mqtt.timeout_s
 # (ssl.SSLContext, server name) when the link uses TLS, set by the link.
 # TLS is done here, at connect, and never by umqtt: the umqtt.simple a

@@ -27,7 +27,8 @@ class SockUart:
     def connect(self):
         self.close()
         try:
-            addr = socket.getaddrinfo(self.host, self.port)[0][-1]
+            from firmware.hw import dns
+            addr = dns.resolve(self.host, self.port)     # bounded, unlike getaddrinfo
             s = socket.socket()
             s.settimeout(self.timeout_s)
             s.connect(addr)

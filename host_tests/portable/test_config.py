@@ -257,7 +257,7 @@ def test_section_defaults_and_their_types():
 def test_unknown_key_lists_every_key_in_schema_order():
     for where, want in (
             ((), 'pol_s: unknown key (allowed: site_id, board, poll_s, utc_offset_min, persist_s, watchdog_s, buses, '
-                  'devices, mqtt, generator, dispatch, loads, alarms, console, safe_mode)'),
+                  'devices, mqtt, generator, dispatch, loads, alarms, console, safe_mode, net)'),
             (('buses', 'rs485'), 'buses.rs485.pol_s: unknown key (allowed: uart, baud, bits, parity, '
                                  'stop, tx, rx, de, timeout_ms, kind)'),
             (('buses', 'gw'), 'buses.gw.pol_s: unknown key (allowed: host, port, baud, timeout_ms, kind)'),
@@ -403,3 +403,27 @@ def test_watchdog_is_above_the_longest_bounded_loop_turn():
     raw['mqtt']['enabled'] = False
     del raw['watchdog_s']
     assert C.validate(raw)['watchdog_s'] == 30
+
+
+def test_net_section_by_kind():
+    cfg = C.validate(ex())
+    assert cfg['net']['kind'] == 'host' and cfg['net']['ntp_host'] is None
+    raw = ex()
+    raw['net'] = {'kind': 'wlan', 'ssid': 'site-ap', 'password': 'secret'}
+    n = C.validate(raw)['net']
+    assert n['ntp_host'] == 'pool.ntp.org' and n['ntp_s'] == 21600
+    raw['net'] = {'kind': 'wlan'}
+    assert refused(raw) == 'net.ssid: needed for kind wlan'
+    raw['net'] = {'kind': 'lan', 'mdc': 23, 'mdio': 18, 'power': 16, 'phy_addr': 1}
+    assert C.validate(raw)['net']['phy'] == 'LAN8720'
+    raw['net'] = {'kind': 'lan', 'phy': 'W5500', 'sck': 18, 'mosi': 23, 'miso': 19}
+    assert refused(raw) == 'net.cs: needed for kind lan (W5500)'
+    raw['net'] = {'kind': 'ppp', 'tx': 27, 'rx': 26}
+    assert refused(raw) == 'net.apn: needed for kind ppp'
+    raw['net'] = {'kind': 'ppp', 'tx': 27, 'rx': 26, 'apn': 'internet', 'ntp_host': None}
+    assert C.validate(raw)['net']['ntp_host'] is None
+    # Its pins are checked with the rest: GPIO 4 is the RS485 DE pin.
+    raw['net'] = {'kind': 'lan', 'mdc': 4, 'mdio': 18}
+    assert refused(raw) == 'net.mdc: GPIO 4 is already buses.rs485.de'
+    raw['net'] = {'kind': 'ppp', 'tx': 35, 'rx': 34, 'apn': 'internet'}
+    assert refused(raw) == 'net.tx: GPIO 35 is input only on esp32'

@@ -45,7 +45,9 @@ def test_noise_is_not_significant_a_step_is():
 def test_record_fields_and_seq():
     t = Telemetry(60, seq=41)
     rec = json.loads(t.record(5, snap(), 'manual', 'running', ['aircon']))
-    assert rec['seq'] == 42 and rec['ts'] == 1000
+    # Inside, seconds since 2000; on the wire, Unix seconds.
+    assert rec['seq'] == 42 and rec['ts'] == 1000 + 946684800
+    assert rec['clock_ok'] in (True, False)
     assert rec['mode'] == 'manual' and rec['gen_ctl'] == 'running' and rec['shed'] == ['aircon']
     for name, _ in DEADBANDS:
         assert name in rec

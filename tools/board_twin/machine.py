@@ -205,3 +205,44 @@ def reset():
     # process ends with RESET_EXIT and host_run starts it again.
     import sys
     sys.exit(RESET_EXIT)
+
+
+def _days(y, m, d):
+    # Days from 1970-01-01 to a civil date (the RTC's tuple to Unix time).
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+class RTC:
+    # The board's RTC: (year, month, day, weekday, hours, minutes, seconds,
+    # subseconds) as ports/esp32/machine_rtc.c has it. It keeps the PC's
+    # time, or with RTC_UNSET it starts at 2000-01-01 as the ESP32's does
+    # at power-on. A time set is kept in twin/rtc (as the RTC keeps it
+    # across a soft reset; host_run lays the twin out anew at power-on).
+    _PATH = 'twin/rtc'
+    _T0 = None
+
+    def datetime(self, dt=None):
+        import time
+        now = time.time()
+        if dt is not None:
+            y, mo, d, _wd, h, mi, s = dt[:7]
+            t = _days(y, mo, d) * 86400 + h * 3600 + mi * 60 + s
+            with open(RTC._PATH, 'w') as f:
+                f.write(str(int(t - now)))
+            return None
+        try:
+            with open(RTC._PATH) as f:
+                t = now + int(f.read())
+        except (OSError, ValueError):
+            if os.getenv('RTC_UNSET'):
+                if RTC._T0 is None:
+                    RTC._T0 = now
+                t = 946684800 + (now - RTC._T0)
+            else:
+                t = now
+        g = time.gmtime(int(t))
+        return (g[0], g[1], g[2], g[6], g[3], g[4], g[5], 0)
