@@ -64,6 +64,13 @@ def micropython(request):
 on_both = pytest.mark.parametrize("micropython", ["pypi", "esp32like"], indirect=True)
 
 
+def board_heap(micropython):
+    """The heap that stands for an ESP32-WROOM's in that binary: 110k in
+    the 32-bit esp32like (the board's own object sizes), 160k in the 64-bit
+    PyPI binary (its objects are bigger)."""
+    return "110k" if micropython == INTERPRETERS["esp32like"] else "160k"
+
+
 def run_mpy_result(micropython, script, timeout=300):
     """Run a MicroPython-side test script from the repo root; it must exit
     0 and print exactly one 'RESULT <json>' line, which is returned."""
