@@ -13,7 +13,7 @@ import time
 import pytest
 
 from cabinet import Cabinet, Flash, example_config
-from conftest import ROOT, on_both
+from conftest import ROOT, board_heap, on_both
 
 
 @pytest.fixture
@@ -135,7 +135,8 @@ def test_host_run_prints_the_site_picture_each_cycle(tmp_path, cabinet, micropyt
     import json
     path.write_text(json.dumps(cfg))
     p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "host_run.py"),
-                          "--config", str(path), "--micropython", micropython],
+                          "--config", str(path), "--micropython", micropython,
+                          "--heap", board_heap(micropython)],
                          stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     lines = []
