@@ -46,10 +46,12 @@ class Cabinet:
 
 
 class Flash:
-    """A laid-out flash folder in which to run the firmware or the harness."""
+    """A laid-out flash folder in which to run the firmware or the harness,
+    with the MicroPython binary `micropython` (host_run's default if None)."""
 
-    def __init__(self, path, cfg, romfs=True):
+    def __init__(self, path, cfg, romfs=True, micropython=None):
         self.path = str(path)
+        self.micropython = micropython
         os.makedirs(self.path, exist_ok=True)
         cfg_file = os.path.join(self.path, "cfg-src.json")
         with open(cfg_file, "w") as f:
@@ -67,7 +69,8 @@ class Flash:
         room beside the firmware, so the heap is larger than the board's
         here; the board's heap is measured by tools/bench_heap.py, and the
         main.py path runs at 160k in the host_run, demo and generator tests."""
-        cmd, e = host_run.command(self.path, heap, "mpy_firmware.py")
+        cmd, e = host_run.command(self.path, heap, "mpy_firmware.py",
+                                  micropython=self.micropython)
         e.update(env or {})
         r = subprocess.run(cmd + [str(cycles), str(period_ms)], cwd=self.path, env=e,
                            capture_output=True, text=True, timeout=timeout)

@@ -9,17 +9,66 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "host_tests", "portable"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
+# The MicroPython interpreters the tests run. "pypi": the unix port from
+# PyPI (.venv, tools/setup.sh): 64-bit, double floats, ssl. "esp32like":
+# the board's number model (README, "The board's number model"): the unix
+# port built 32-bit with single floats, small ints up to 2**30, ticks
+# wrapping at 2**30 ms, 16-byte GC blocks, no ssl; CI has shared/ beside
+# the repo clone.
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+ESP32LIKE = os.path.normpath(os.path.join(ROOT, "..", "shared", "tools",
+                                          "micropython-esp32like"))
+INTERPRETERS = {"pypi": MICROPYTHON, "esp32like": ESP32LIKE}
+# What each must be: its sys.maxsize and how it prints 2/3.
+_MODEL = {"pypi": ("9223372036854775807", "0.6666666666666666"),
+          "esp32like": ("2147483647", "0.6666667")}
+_MISSING = {"pypi": "run tools/setup.sh",
+            "esp32like": "it is ../shared/tools/micropython-esp32like from the repo root "
+                         "(CI puts shared/ beside the clone); build it with the recipe in "
+                         "the README's section \"The board's number model\""}
+
+# Tests name their interpreter (the micropython fixture): host_run's
+# $MICROPYTHON must not change what a "pypi" test runs.
+os.environ.pop("MICROPYTHON", None)
+
+_checked = {}
+
+
+def interpreter(name):
+    """The path of the named MicroPython binary, once checked to run and to
+    have its number model; the test fails (never skips) without it."""
+    if name not in _checked:
+        path = INTERPRETERS[name]
+        if not os.path.exists(path):
+            pytest.fail("MicroPython %r missing at %s: %s" % (name, path, _MISSING[name]),
+                        pytrace=False)
+        out = subprocess.run([path, "-c", "import sys; print(sys.implementation.name); "
+                              "print(sys.maxsize); print(2.0 / 3)"],
+                             capture_output=True, text=True, timeout=20)
+        got = out.stdout.split()
+        if got != ["micropython"] + list(_MODEL[name]):
+            pytest.fail("%s is not the %r MicroPython: %r %s" % (path, name, got, out.stderr),
+                        pytrace=False)
+        _checked[name] = path
+    return _checked[name]
 
 
 @pytest.fixture(scope="session")
-def micropython():
-    """The MicroPython unix port binary; a test that needs it fails without it."""
-    assert os.path.exists(MICROPYTHON), "micropython missing: run tools/setup.sh"
-    out = subprocess.run([MICROPYTHON, "-c", "import sys; print(sys.implementation.name)"],
-                         capture_output=True, text=True, timeout=20)
-    assert out.stdout.strip() == "micropython", out
-    return MICROPYTHON
+def micropython(request):
+    """The MicroPython unix port binary: the PyPI one, or the one a test is
+    parametrized with (on_both, or indirect parametrization by name)."""
+    return interpreter(getattr(request, "param", "pypi"))
+
+
+# Runs a test under both interpreters: ids ...[pypi] and ...[esp32like].
+on_both = pytest.mark.parametrize("micropython", ["pypi", "esp32like"], indirect=True)
+
+
+def board_heap(micropython):
+    """The heap that stands for an ESP32-WROOM's in that binary: 110k in
+    the 32-bit esp32like (the board's own object sizes), 160k in the 64-bit
+    PyPI binary (its objects are bigger)."""
+    return "110k" if micropython == INTERPRETERS["esp32like"] else "160k"
 
 
 def run_mpy_result(micropython, script, timeout=300):

@@ -24,7 +24,7 @@ def _own_terminal():
 class Terminal:
     HEAP = "160k"           # the board's, with the code in a ROMFS image
 
-    def __init__(self, tmp, cfg, heap=None, raw=True, flash=None):
+    def __init__(self, tmp, cfg, heap=None, raw=True, flash=None, micropython=None):
         path = os.path.join(tmp, "console-config.json")
         with open(path, "w") as f:
             json.dump(cfg, f)
@@ -34,6 +34,8 @@ class Terminal:
             tty.setraw(slave, termios.TCSANOW)
         cmd = [sys.executable, os.path.join(ROOT, "tools", "host_run.py"), "--config", path,
                "--dir", self.flash, "--heap", heap or self.HEAP]
+        if micropython:
+            cmd += ["--micropython", micropython]
         # Cooked: the pty becomes the controlling terminal, so Ctrl-C is
         # SIGINT to the foreground group, as at a technician's terminal.
         self.p = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave,

@@ -5,7 +5,9 @@
 # emulated genset, config set/save/revert across a reboot, console changes
 # as MQTT events (who: console), and 10,000 random lines (control
 # characters, very long lines) while the loop keeps ticking and the heap
-# does not shrink.
+# does not shrink. Looking, acting, config across a reboot and the strict
+# heap also run on the board's number model (micropython-esp32like), at the
+# board's heap in each binary (conftest.board_heap: 110k in esp32like).
 import json
 import os
 import shutil
@@ -19,6 +21,7 @@ import pytest
 
 from broker import Broker
 from cabinet import Cabinet
+from conftest import board_heap, on_both
 from console_term import Terminal
 from test_generator_e2e import GEN, EMU_GEN
 
@@ -76,9 +79,10 @@ def status_field(out, name):
     return int(m.group(1))
 
 
-def test_every_looking_command(site):
+@on_both
+def test_every_looking_command(site, micropython):
     cab = site.cabinet(start_hour=12.0)
-    t = site.terminal(cab)
+    t = site.terminal(cab, micropython=micropython, heap=board_heap(micropython))
     out = t.cmd("help")
     for c in ("status", "devices", "read DEV", "raw BUS UNIT FC ADDR N", "gen start|stop",
               "shed LOAD", "restore LOAD", "alarms", "ack CODE|all", "config [get KEY",
@@ -127,9 +131,10 @@ def test_every_looking_command(site):
     t.wait("CTL standby", 10)           # status lines resume
 
 
-def test_wrong_arguments_change_nothing_and_the_pin_guards_changes(site):
+@on_both
+def test_wrong_arguments_change_nothing_and_the_pin_guards_changes(site, micropython):
     cab = site.cabinet(start_hour=12.0)
-    t = site.terminal(cab)
+    t = site.terminal(cab, micropython=micropython, heap=board_heap(micropython))
     bad = (("read nosuch", "no device 'nosuch'"),
            ("read", "usage: read DEV"),
            ("raw gw 2 5 0 1", "FC (3 holding, 4 input) must be 3..4, got 5"),
@@ -213,9 +218,10 @@ def test_gen_start_from_the_console_reaches_the_emulated_genset(site):
     assert cab.emu.state()["gen"]["state"] == "stopped"
 
 
-def test_config_set_save_revert_across_a_reboot(site):
+@on_both
+def test_config_set_save_revert_across_a_reboot(site, micropython):
     cab = site.cabinet(start_hour=12.0)
-    t = site.terminal(cab)
+    t = site.terminal(cab, micropython=micropython, heap=board_heap(micropython))
     flash = t.flash
     # A site whose config has run healthy before: it is the last known good.
     shutil.copy(os.path.join(flash, "config.json"), os.path.join(flash, "config.lkg.json"))
@@ -349,13 +355,14 @@ def test_ctrl_c_on_a_cooked_terminal_stops_the_controller(site):
     assert t.p.returncode == 0
 
 
-def test_the_strict_heap_runs_the_loop_and_the_console(site):
+@on_both
+def test_the_strict_heap_runs_the_loop_and_the_console(site, micropython):
     # The board's layout at the strict 110k: the loop ticks and a
     # technician can look and act. The config commands need ~25 KB free for
     # the schema and the config's copies (they work from 125k): here they
     # may answer that memory is short, and then change nothing.
     cab = site.cabinet(start_hour=12.0)
-    t = site.terminal(cab, heap="110k")
+    t = site.terminal(cab, heap="110k", micropython=micropython)
     out = t.cmd("status")
     heap0, ticks0 = status_field(out, "heap free"), status_field(out, "ticks")
     assert "generator: standby, mode auto" in out

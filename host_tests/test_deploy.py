@@ -6,13 +6,13 @@ import subprocess
 import sys
 
 import deploy
-import host_run
-from conftest import ROOT
+from conftest import ROOT, on_both
 
 EXAMPLE = os.path.join(ROOT, "tools", "configs", "example.json")
 
 
-def test_romfs_deploy_steps_and_image(tmp_path):
+@on_both
+def test_romfs_deploy_steps_and_image(tmp_path, micropython):
     cmds = deploy.plan("/dev/ttyUSB0", str(tmp_path), config=EXAMPLE)
     steps = [c[3:] for c in cmds]
     assert all(c[1:3] == ["connect", "/dev/ttyUSB0"] for c in cmds)
@@ -33,7 +33,7 @@ def test_romfs_deploy_steps_and_image(tmp_path):
         "sys.path[:0] = ['/rom', '/rom/lib']\n"
         "import firmware.app, umqtt.simple\n"
         "print(firmware.app.__file__, umqtt.simple.__file__, firmware.app.VERSION)\n" % image)
-    r = subprocess.run([host_run.tool("micropython"), str(probe)], capture_output=True,
+    r = subprocess.run([micropython, str(probe)], capture_output=True,
                        text=True, timeout=60, env=dict(os.environ, MICROPYPATH=""))
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.split()[:2] == ["/rom/firmware/app.mpy", "/rom/lib/umqtt/simple.mpy"]

@@ -1,6 +1,8 @@
 # The firmware, compiled to .mpy and run in the MicroPython unix port at the
 # board's heap, polls the emulated cabinet through umodbus's RTU master:
 # over RTU-over-TCP (a gateway) and over a pty (the board's UART path).
+# Every test runs on both interpreters: the PyPI binary and the board's
+# number model (micropython-esp32like: 32-bit ints and floats).
 import os
 import re
 import signal
@@ -11,7 +13,7 @@ import time
 import pytest
 
 from cabinet import Cabinet, Flash, example_config
-from conftest import ROOT
+from conftest import ROOT, board_heap, on_both
 
 
 @pytest.fixture
@@ -21,8 +23,8 @@ def cabinet(tmp_path):
     cab.close()
 
 
-def flash_for(tmp_path, cfg):
-    return Flash(tmp_path / "flash", cfg)
+def flash_for(tmp_path, cfg, micropython):
+    return Flash(tmp_path / "flash", cfg, micropython=micropython)
 
 
 def check_picture(snap, st):
@@ -47,8 +49,9 @@ def check_picture(snap, st):
     assert snap["dev"]["bms1"]["cell01_v"] == pytest.approx(dev["bms1"]["cells_mv"][0] / 1000, abs=0.0011)
 
 
+@on_both
 def test_snapshot_over_rtu_tcp_matches_the_cabinet(tmp_path, cabinet, micropython):
-    flash = flash_for(tmp_path, cabinet.cfg)
+    flash = flash_for(tmp_path, cabinet.cfg, micropython)
     ready, snaps = flash.run_harness(3)
     st = cabinet.emu.state()
     last = snaps[-1]
@@ -58,13 +61,14 @@ def test_snapshot_over_rtu_tcp_matches_the_cabinet(tmp_path, cabinet, micropytho
     assert last["snap"]["ts"] + 946684800 == pytest.approx(time.time(), abs=60)
 
 
+@on_both
 def test_snapshot_over_a_pty_uart(tmp_path, micropython):
     cfg = example_config()
     for d in cfg["devices"]:
         d["bus"] = "rs485"
     cab = Cabinet(str(tmp_path), cfg=cfg, speed=0, start_hour=12.0, seed=1)
     try:
-        flash = flash_for(tmp_path, cab.cfg)
+        flash = flash_for(tmp_path, cab.cfg, micropython)
         _, snaps = flash.run_harness(3, env={"UART2": cab.pty("rs485")})
         last = snaps[-1]
         assert all(h["online"] for h in last["health"].values()), last["health"]
@@ -75,9 +79,10 @@ def test_snapshot_over_a_pty_uart(tmp_path, micropython):
         cab.close()
 
 
+@on_both
 def test_silent_device_goes_offline_without_stalling_the_cycle(tmp_path, cabinet, micropython):
     cabinet.emu.silent("bms1", True)
-    flash = flash_for(tmp_path, cabinet.cfg)
+    flash = flash_for(tmp_path, cabinet.cfg, micropython)
     _, snaps = flash.run_harness(12, period_ms=100)
     timeout_ms = cabinet.cfg["buses"]["gw"].get("timeout_ms", 500)
     # A silent unit costs at most one timeout a cycle, never one per request.
@@ -96,9 +101,10 @@ def test_silent_device_goes_offline_without_stalling_the_cycle(tmp_path, cabinet
         assert last["health"][name]["online"] is True
 
 
+@on_both
 def test_garbage_answers_neither_crash_nor_stall(tmp_path, cabinet, micropython):
     cabinet.emu.garbage("meter", True, mode="mixed")
-    flash = flash_for(tmp_path, cabinet.cfg)
+    flash = flash_for(tmp_path, cabinet.cfg, micropython)
     _, snaps = flash.run_harness(8)
     timeout_ms = cabinet.cfg["buses"]["gw"].get("timeout_ms", 500)
     assert max(s["ms"] for s in snaps) < 2 * timeout_ms + 300
@@ -123,13 +129,16 @@ LINE = re.compile(r"^\d\d:\d\d:\d\d PV \d+W \| BAT [\d.]+V [+-][\d.]+A [+-]\d+W 
                   r"\| CTL standby auto src (battery|grid|pv) \| SHED - \| ALM 0$")
 
 
+@on_both
 def test_host_run_prints_the_site_picture_each_cycle(tmp_path, cabinet, micropython):
     cfg = dict(cabinet.cfg, poll_s=0.5)
     path = tmp_path / "cfg.json"
     import json
     path.write_text(json.dumps(cfg))
     p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "host_run.py"),
-                          "--config", str(path)], stdout=subprocess.PIPE,
+                          "--config", str(path), "--micropython", micropython,
+                          "--heap", board_heap(micropython)],
+                         stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     lines = []
     try:
@@ -144,13 +153,14 @@ def test_host_run_prints_the_site_picture_each_cycle(tmp_path, cabinet, micropyt
     assert p.returncode == 0
 
 
+@on_both
 def test_snapshot_over_modbus_tcp(tmp_path, micropython):
     cfg = example_config()
     cfg["buses"]["gw"] = {"kind": "tcp", "host": "127.0.0.1", "port": 502}
     cab = Cabinet(str(tmp_path), cfg=cfg, speed=0, start_hour=12.0, seed=1)
     try:
         assert cab.ready["buses"]["gw"]["framer"] == "socket"
-        flash = flash_for(tmp_path, cab.cfg)
+        flash = flash_for(tmp_path, cab.cfg, micropython)
         _, snaps = flash.run_harness(3)
         last = snaps[-1]
         assert all(h["online"] for h in last["health"].values()), last["health"]
@@ -159,6 +169,7 @@ def test_snapshot_over_modbus_tcp(tmp_path, micropython):
         cab.close()
 
 
+@on_both
 def test_several_packs_and_a_seplos_head_at_unit_0(tmp_path, micropython):
     cfg = example_config()
     cfg["devices"] = [
@@ -169,7 +180,7 @@ def test_several_packs_and_a_seplos_head_at_unit_0(tmp_path, micropython):
     cab = Cabinet(str(tmp_path), cfg=cfg, speed=0, start_hour=12.0, seed=1)
     try:
         cab.emu.set("soc_offset", -7, device="p2")
-        flash = flash_for(tmp_path, cab.cfg)
+        flash = flash_for(tmp_path, cab.cfg, micropython)
         _, snaps = flash.run_harness(3)
         last = snaps[-1]
         assert all(h["online"] for h in last["health"].values()), last["health"]

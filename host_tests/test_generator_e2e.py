@@ -2,7 +2,9 @@
 # tools/host_run.py): SOC below start_soc -> after the delay the DSE
 # remote-start key pair goes to 4104/4105 -> the emulated genset runs -> SOC
 # at stop_soc -> the cancel key after min_run_s, then cool-down; and the
-# same with the relay actuator on the pin twin.
+# same with the relay actuator on the pin twin. The DSE run and the lockout
+# across a reboot also run on the board's number model (esp32like), at the
+# board's heap in each (conftest.board_heap: 160k on PyPI's, 110k there).
 import json
 import os
 import queue
@@ -14,7 +16,7 @@ import time
 
 
 from cabinet import Cabinet
-from conftest import ROOT
+from conftest import ROOT, board_heap, on_both
 
 GEN = {"start_soc": 30, "stop_soc": 90, "start_delay_s": 3, "min_run_s": 8, "warmup_s": 2,
        "cooldown_s": 3, "stop_timeout_s": 30, "exercise_days": 0, "pv_stop_s": 0,
@@ -28,7 +30,8 @@ class Firmware:
     # As the board runs: its heap, the code in a ROMFS image.
     HEAP = "160k"
 
-    def __init__(self, tmp, cfg, pins_file=None, flash=None, heap=None, files=False):
+    def __init__(self, tmp, cfg, pins_file=None, flash=None, heap=None, files=False,
+                 micropython=None):
         path = os.path.join(tmp, "fw-config.json")
         with open(path, "w") as f:
             json.dump(cfg, f)
@@ -36,6 +39,8 @@ class Firmware:
                "--dir", flash or os.path.join(tmp, "flash"), "--heap", heap or self.HEAP]
         if files:
             cmd.append("--files")
+        if micropython:
+            cmd += ["--micropython", micropython]
         if pins_file:
             cmd += ["--pins-file", pins_file]
         # Its own process group, so that kill() takes the firmware with it.
@@ -82,13 +87,15 @@ def fw_config(cab, **gen):
     return cfg
 
 
-def test_dse_keys_start_and_stop_the_emulated_genset(tmp_path):
+@on_both
+def test_dse_keys_start_and_stop_the_emulated_genset(tmp_path, micropython):
     cab = Cabinet(str(tmp_path), speed=1, start_hour=20.0, seed=1, sets=EMU_GEN)
     fw = None
     try:
         cab.emu.grid(False)
         cab.emu.set("soc", 60)
-        fw = Firmware(str(tmp_path), fw_config(cab))
+        fw = Firmware(str(tmp_path), fw_config(cab), micropython=micropython,
+                      heap=board_heap(micropython))
         assert fw.wait_for("CTL standby", 30), "\n".join(fw.lines[-20:])
         cab.emu.set("soc", 25)
         t_low = time.time()
@@ -170,7 +177,8 @@ def test_relay_actuator_cranks_and_stops_the_genset(tmp_path):
         cab.close()
 
 
-def test_lockout_and_counters_survive_a_reboot(tmp_path):
+@on_both
+def test_lockout_and_counters_survive_a_reboot(tmp_path, micropython):
     sets = dict(EMU_GEN, gen_crank_s=1, gen_crank_rest_s=1, gen_crank_attempts=2)
     cab = Cabinet(str(tmp_path), speed=1, start_hour=20.0, seed=1, sets=sets)
     fw = None
@@ -178,7 +186,8 @@ def test_lockout_and_counters_survive_a_reboot(tmp_path):
         cab.emu.grid(False)
         cab.emu.set("soc", 25)
         cab.emu.gen_fail(True)
-        fw = Firmware(str(tmp_path), fw_config(cab))
+        fw = Firmware(str(tmp_path), fw_config(cab), micropython=micropython,
+                      heap=board_heap(micropython))
         assert fw.wait_for("EVENT gen cranking -> lockout (fail_to_start)", 40), "\n".join(fw.lines[-20:])
         assert fw.wait_for("EVENT alarm gen_fail_start raise (critical)", 10), "\n".join(fw.lines[-20:])
         fw.stop()
@@ -186,7 +195,8 @@ def test_lockout_and_counters_survive_a_reboot(tmp_path):
         assert os.path.exists(tmp_path / "flash" / "state.json")
         # Power comes back: the same flash, a fresh firmware process.
         cab.emu.gen_fail(False)
-        fw = Firmware(str(tmp_path), fw_config(cab))
+        fw = Firmware(str(tmp_path), fw_config(cab), micropython=micropython,
+                      heap=board_heap(micropython))
         assert fw.wait_for("state from main", 30), "\n".join(fw.lines[-20:])
         assert fw.wait_for("CTL lockout", 10), "\n".join(fw.lines[-20:])
         time.sleep(3)

@@ -1,7 +1,8 @@
 # firmware.link in the MicroPython unix port against a real mosquitto, with
 # paho-mqtt as the operator: retained status and last will, commands in,
 # and a broker that freezes, dies and comes back never stalling the loop
-# for longer than mqtt.timeout_s.
+# for longer than mqtt.timeout_s. On both interpreters, but TLS: the
+# board's number model (micropython-esp32like) has no ssl module.
 import os
 import queue
 import subprocess
@@ -11,7 +12,7 @@ import time
 import paho.mqtt.client as mqtt
 
 from broker import Broker
-from conftest import ROOT
+from conftest import ROOT, on_both
 
 
 class Operator:
@@ -72,6 +73,7 @@ class Fw:
         return self.lines
 
 
+@on_both
 def test_status_retained_and_last_will(micropython, broker):
     op = Operator(broker.port)
     try:
@@ -93,6 +95,7 @@ def test_status_retained_and_last_will(micropython, broker):
         late.stop()
 
 
+@on_both
 def test_commands_arrive_and_get_answered(micropython, broker):
     op = Operator(broker.port)
     try:
@@ -108,6 +111,7 @@ def test_commands_arrive_and_get_answered(micropython, broker):
         op.stop()
 
 
+@on_both
 def test_frozen_broker_never_stalls_the_loop_past_the_timeout(micropython, broker):
     fw = Fw(micropython, broker.port, 12, period_ms=200, timeout_s=1.0)
     fw.wait_line("UP")
@@ -124,6 +128,7 @@ def test_frozen_broker_never_stalls_the_loop_past_the_timeout(micropython, broke
     assert int([l for l in lines if l.startswith("CONNECTS")][0].split()[1]) >= 2
 
 
+@on_both
 def test_killed_and_restarted_broker(micropython, broker):
     fw = Fw(micropython, broker.port, 12, period_ms=200, timeout_s=1.0)
     fw.wait_line("UP")

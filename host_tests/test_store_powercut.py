@@ -3,11 +3,12 @@
 # block device that loses power mid-operation (host_tests/store_powercut_mpy.py).
 # After each cut the same bytes are remounted and store.load() must give the
 # old or the new object, never an error or garbage.
-from conftest import run_mpy_result
+from conftest import on_both, run_mpy_result
 
 CASES = ('small', 'multi_block', 'with_backup', 'shrink')
 
 
+@on_both
 def test_power_cut_at_every_block_operation_keeps_old_or_new(micropython):
     res = run_mpy_result(micropython, "host_tests/store_powercut_mpy.py")
     assert sorted(res) == sorted(c + m for c in CASES for m in ("_torn", "_clean")), res

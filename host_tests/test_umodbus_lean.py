@@ -4,7 +4,7 @@
 import os
 import subprocess
 
-from conftest import ROOT
+from conftest import ROOT, on_both
 
 SCRIPT = """
 import sys
@@ -32,12 +32,14 @@ def run(micropython, tmp_path, first):
     return r.stdout.split("\n")
 
 
+@on_both
 def test_rtu_master_alone_loads_no_request_builders(micropython, tmp_path):
     out = run(micropython, tmp_path, "serial")
     assert "STUBBED True" in out
     assert "TCP TCP True" in out and "SERIAL Serial True" in out
 
 
+@on_both
 def test_tcp_first_then_rtu(micropython, tmp_path):
     out = run(micropython, tmp_path, "tcp")
     assert "TCP TCP True" in out and "SERIAL Serial True" in out

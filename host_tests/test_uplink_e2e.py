@@ -3,7 +3,9 @@
 # cabinet and a real mosquitto, with paho as the operator: telemetry with a
 # rising seq, a signed gen_start that reaches the genset, refusals with
 # their reasons, and a frozen broker: after it, every seq is there, in
-# order (repeats of QoS 1's at-least-once dropped by seq).
+# order (repeats of QoS 1's at-least-once dropped by seq). On both
+# interpreters: the PyPI binary and the board's number model (esp32like),
+# at the board's heap in each (conftest.board_heap: 110k in esp32like).
 import json
 import queue
 import time
@@ -12,6 +14,7 @@ import paho.mqtt.client as mqtt
 
 from broker import Broker
 from cabinet import Cabinet
+from conftest import board_heap, on_both
 from firmware import commands
 from test_generator_e2e import Firmware, fw_config
 
@@ -69,8 +72,9 @@ class MqttSite:
     emulated cabinet, the operator's client and, once started, the firmware
     with the link on (config() above, editable in .cfg before start)."""
 
-    def __init__(self, tmp, start_hour=12.0, **emu):
+    def __init__(self, tmp, start_hour=12.0, micropython=None, **emu):
         self.tmp = str(tmp)
+        self.micropython = micropython
         self.fw = None
         self.broker = Broker()
         self.cab = Cabinet(self.tmp, speed=1, start_hour=start_hour, seed=1, **emu)
@@ -79,7 +83,7 @@ class MqttSite:
 
     def start(self, flash=None):
         """The firmware (again, after a kill(), on the same flash)."""
-        self.fw = Firmware(self.tmp, self.cfg, flash=flash)
+        self.fw = Firmware(self.tmp, self.cfg, flash=flash, micropython=self.micropython)
         return self.fw
 
     def close(self):
@@ -92,7 +96,8 @@ class MqttSite:
             self.broker.stop()
 
 
-def test_telemetry_commands_and_an_outage(tmp_path):
+@on_both
+def test_telemetry_commands_and_an_outage(tmp_path, micropython):
     broker = Broker()
     cab = Cabinet(str(tmp_path), speed=1, start_hour=20.0, seed=1,
                   sets={"gen_start_delay_s": 1, "gen_crank_fire_s": 1, "gen_warm_s": 1})
@@ -101,7 +106,8 @@ def test_telemetry_commands_and_an_outage(tmp_path):
     try:
         cab.emu.grid(False)
         cab.emu.set("soc", 60)
-        fw = Firmware(str(tmp_path), config(cab, broker))
+        fw = Firmware(str(tmp_path), config(cab, broker), micropython=micropython,
+                      heap=board_heap(micropython))
         assert op.take("sites/BTS-0042/status", lambda p: p == "online") == "online"
         first = json.loads(op.take("sites/BTS-0042/telemetry"))
         assert first["batt_soc"] is not None and first["gen_ctl"] in ("standby", "start_delay")

@@ -2,6 +2,7 @@
 """Benchmark: telemetry records lost across repeated broker outages (goal 0).
 
     .venv/bin/python tools/bench_outages.py [--outages 100] [--down 3] [--settle 1] [--json]
+                                            [--micropython PATH]
 
 The firmware's MQTT store and forward end to end: the real firmware in the
 MicroPython unix port (tools/host_run.py, through host_tests' Firmware: the
@@ -318,7 +319,10 @@ def judge(tel):
                         "max": round(max(delays), 2)} if delays else None}
 
 
-def run(outages=100, down=3.0, settle=1.0, reconnect_timeout=120.0, progress=None):
+def run(outages=100, down=3.0, settle=1.0, reconnect_timeout=120.0, progress=None,
+        micropython=None):
+    import host_run
+    micropython = host_run.micropython_path(micropython)
     tmp = tempfile.mkdtemp(prefix="bench-outages-")
     flash = os.path.join(tmp, "flash")
     broker = cab = op = fw = watch = None
@@ -331,7 +335,7 @@ def run(outages=100, down=3.0, settle=1.0, reconnect_timeout=120.0, progress=Non
         cfg = config(cab, broker)
         mq = cfg["mqtt"]
         ring_segs = ring_segments(cfg)
-        fw = Firmware(tmp, cfg, flash=flash)
+        fw = Firmware(tmp, cfg, flash=flash, micropython=micropython)
         watch = Watch(op, fw, os.path.join(flash, "spool"))
 
         def alive():
@@ -410,6 +414,7 @@ def run(outages=100, down=3.0, settle=1.0, reconnect_timeout=120.0, progress=Non
             "outages_unnoticed": sum(1 for r in per if r["link_downs"] == 0),
             "down_s": down, "settle_s": settle,
             "heap": Firmware.HEAP,
+            "micropython": micropython,
             "mqtt": {"telemetry_s": mq["telemetry_s"], "timeout_s": mq["timeout_s"],
                      "keepalive_s": mq["keepalive_s"]},
             "seq_first": j["first"], "seq_last": j["last"],
@@ -500,6 +505,7 @@ def print_table(r):
       % (n, r["down_s"]))
     w("  unix port, %s heap); telemetry_s %d, timeout_s %s, keepalive_s %d" % (r["heap"],
       r["mqtt"]["telemetry_s"], r["mqtt"]["timeout_s"], r["mqtt"]["keepalive_s"]))
+    w("  MicroPython: %s" % r["micropython"])
     w("")
     up = r["thaw_to_link_up_s"] or {}
     cu = r["thaw_to_caught_up_s"] or {}
@@ -568,6 +574,9 @@ def main(argv=None):
                     help="seconds to wait for LINK up after a thaw (default 120)")
     ap.add_argument("--progress", action="store_true",
                     help="one line per outage on stderr as it goes")
+    ap.add_argument("--micropython", metavar="PATH",
+                    help="MicroPython binary (default: $MICROPYTHON, else .venv's PyPI unix "
+                         "port), e.g. ../shared/tools/micropython-esp32like")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = ap.parse_args(argv)
     if args.outages < 1 or args.down <= 0:
@@ -583,7 +592,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, term)
     try:
         r = run(args.outages, args.down, args.settle, args.reconnect_timeout,
-                progress if args.progress else None)
+                progress if args.progress else None, args.micropython)
     except (BenchError, AssertionError, OSError) as e:
         print("bench_outages: %s" % e, file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ at --baud, plus one 3.5-character gap, plus the device's answer delay
 (tools/cabinet_emulator.py, Bus.wire_time / Bus.reply_delay).
 
     .venv/bin/python tools/bench_poll.py [--cycles 30] [--baud 9600] [--json]
+                                         [--micropython PATH]
 
 The lower bound of one cycle is worked out here, under CPython, from the same
 poll plans the firmware builds (firmware.plan + firmware.profiles, which are
@@ -56,11 +57,14 @@ class BenchError(RuntimeError):
 
 class Rig:
     """A temp dir holding the cabinet emulator (on free ports) and a flash
-    layout whose config.json points the gw bus at it. Close it to stop the
+    layout whose config.json points the gw bus at it, run by the MicroPython
+    binary `micropython` (host_run.micropython_path()). Close it to stop the
     emulator and remove the temp dir."""
 
     def __init__(self, baud_pace=None, speed=0, start_hour=12.0, seed=1, fw_baud=None,
-                 romfs=True):
+                 romfs=True, micropython=None):
+        self.micropython = host_run.micropython_path(micropython)
+        self.word = host_run.word_bytes(self.micropython)
         self.tmp = tempfile.mkdtemp(prefix="bench-")
         self._compiled = set()
         self.proc = None
@@ -119,7 +123,7 @@ class Rig:
             with open(os.path.join(self.flash, stub), "w") as f:
                 f.write("import %s\n" % mod)
             self._compiled.add(name)
-        cmd, run_env = host_run.command(self.flash, heap, stub)
+        cmd, run_env = host_run.command(self.flash, heap, stub, micropython=self.micropython)
         run_env.update(env or {})
         cmd = cmd + [str(a) for a in args]
         try:
@@ -272,8 +276,9 @@ def emulator_window(emu, plans, warmup, cycles):
     return info
 
 
-def run(cycles=30, warmup=2, baud=9600, heap="160k"):
-    with Rig(baud_pace=baud, speed=0, start_hour=12.0, seed=1, fw_baud=baud) as rig:
+def run(cycles=30, warmup=2, baud=9600, heap="160k", micropython=None):
+    with Rig(baud_pace=baud, speed=0, start_hour=12.0, seed=1, fw_baud=baud,
+             micropython=micropython) as rig:
         plans = host_plans(rig.cfg)
         delays = rig.ready["answer_delay_ms"]
         heap_note = None
@@ -327,6 +332,7 @@ def run(cycles=30, warmup=2, baud=9600, heap="160k"):
     poll_us = [max(2 * t1char_us, 500) for p in plans.values() for _r in p["reqs"]]
     res = {
         "baud": baud, "heap": used_heap, "heap_note": heap_note,
+        "micropython": rig.micropython, "word_bytes": rig.word,
         "cycles": cycles, "warmup": warmup,
         "requests_per_cycle": n_per, "registers_per_cycle": regs,
         "registers_needed_per_cycle": sum(p["needed_regs"] for p in plans.values()),
@@ -374,6 +380,7 @@ def print_table(r):
     w = print
     w("Poll cycle at %d baud vs the wire-time lower bound (firmware .mpy, unix port, %s heap)"
       % (r["baud"], r["heap"]))
+    w("  MicroPython: %s (%d-bit)" % (r["micropython"], 8 * r["word_bytes"]))
     w("  %d timed cycles of app.tick() after %d warm-up; emulator paced at %d baud, model frozen"
       % (r["cycles"], r["warmup"], r["baud"]))
     if r["heap_note"]:
@@ -458,12 +465,15 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=2, help="warm-up cycles (default 2)")
     ap.add_argument("--baud", type=int, default=9600, help="RS485 baud, paced (default 9600)")
     ap.add_argument("--heap", default="160k", help="MicroPython heap (default 160k)")
+    ap.add_argument("--micropython", metavar="PATH",
+                    help="MicroPython binary (default: $MICROPYTHON, else .venv's PyPI unix "
+                         "port), e.g. ../shared/tools/micropython-esp32like")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = ap.parse_args(argv)
     if args.cycles < 2:
         ap.error("--cycles must be at least 2")
     try:
-        r = run(args.cycles, args.warmup, args.baud, args.heap)
+        r = run(args.cycles, args.warmup, args.baud, args.heap, args.micropython)
     except (BenchError, RuntimeError) as e:
         print("bench_poll: %s" % e, file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 (goal: <= mqtt.timeout_s).
 
     .venv/bin/python tools/bench_stall.py [--freezes 10] [--down 3] [--timeout 1.0]
+                                          [--micropython PATH]
 
 firmware.link in the MicroPython unix port (host_tests/mpy_link.py: each
 loop turn is link.step() and, every 200 ms, a QoS 1 publish, as the
@@ -26,11 +27,12 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 from broker import Broker  # noqa: E402
+import host_run  # noqa: E402
 
 
-def run(freezes, down, timeout_s):
+def run(freezes, down, timeout_s, micropython=None):
     broker = Broker()
-    mp = os.path.join(ROOT, ".venv", "bin", "micropython")
+    mp = host_run.micropython_path(micropython)
     secs = 3 + freezes * (down + 3)
     p = subprocess.Popen([mp, "host_tests/mpy_link.py", "127.0.0.1", str(broker.port), str(secs),
                           "200", str(timeout_s)], cwd=ROOT, stdout=subprocess.PIPE,
@@ -56,7 +58,7 @@ def run(freezes, down, timeout_s):
     if not stall:
         raise SystemExit("bench_stall: mpy_link.py did not finish:\n" + "\n".join(lines[-20:]))
     return {"stall_ms": stall[0], "slow": slow, "downs": sum(l.startswith("DOWN") for l in lines),
-            "ups": lines.count("UP")}
+            "ups": lines.count("UP"), "micropython": mp}
 
 
 def main(argv=None):
@@ -64,12 +66,16 @@ def main(argv=None):
     ap.add_argument("--freezes", type=int, default=10)
     ap.add_argument("--down", type=float, default=3.0)
     ap.add_argument("--timeout", type=float, default=1.0, help="mqtt.timeout_s")
+    ap.add_argument("--micropython", metavar="PATH",
+                    help="MicroPython binary (default: $MICROPYTHON, else .venv's PyPI unix "
+                         "port), e.g. ../shared/tools/micropython-esp32like")
     a = ap.parse_args(argv)
-    r = run(a.freezes, a.down, a.timeout)
+    r = run(a.freezes, a.down, a.timeout, a.micropython)
     goal = int(a.timeout * 1000)
     s = r["slow"]
     print("Loop stalls with the broker frozen %d x %.1f s, mqtt.timeout_s %g (link down %d times,"
           " up %d times)" % (a.freezes, a.down, a.timeout, r["downs"], r["ups"]))
+    print("  MicroPython: %s" % r["micropython"])
     if s:
         print("  turns of 50 ms or more: %d, mean %.0f ms, max %d ms" % (
             len(s), statistics.mean(s), max(s)))

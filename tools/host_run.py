@@ -9,6 +9,13 @@ SIGTERM, with this terminal as the board's serial port.
     python3 tools/host_run.py --config tools/configs/example.json
     python3 tools/host_run.py --config CFG --heap 110k --uart 2=/dev/pts/7
     python3 tools/host_run.py --config CFG --files
+    python3 tools/host_run.py --config CFG --heap 110k --micropython ../shared/tools/micropython-esp32like
+
+The interpreter is the PyPI unix port in .venv (64-bit, double floats)
+unless --micropython PATH or the MICROPYTHON environment variable names
+another, e.g. the 32-bit micropython-esp32like (the board's number model,
+see the README): its GC blocks are 16 bytes, not 32, and the ROMFS buffer's
+cost below is worked out with the chosen binary's block size.
 
 Two layouts, as a board can have them:
 - romfs (default; the product's): firmware/ and lib/ in a ROMFS image
@@ -20,6 +27,20 @@ Two layouts, as a board can have them:
 - --files: the .mpy files on the board's filesystem, as on stock MicroPython
   firmware without a ROMFS partition; an import copies the bytecode into
   the heap (the firmware then needs ~150k: see the README's heap section).
+
+sys.path is the board's, in the board's order, with the host's twin of
+the board's C modules before it (host only):
+
+    /twin, /twin/lib, twin    the twin's ROM image (romfs layout), its folder
+    ''                        the board's root: boot.py, main.py, config.json
+    .frozen                   the firmware image's frozen modules
+    /rom, /rom/lib            the ROMFS image (romfs layout)
+    lib                       the board's /lib (the files layout's libraries)
+
+On the board sys.path is ['', '.frozen', '/rom', '/rom/lib', '/lib']: its
+frozen modules come before /rom and /lib (boot.py may reorder it; it runs
+here as on the board). The unix port's own first entry, the folder of the
+script it runs, is dropped: the board has none.
 """
 import argparse
 import os
@@ -34,6 +55,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+# The interpreter when neither --micropython nor $MICROPYTHON names one.
+DEFAULT_MICROPYTHON = os.path.join(VENV_BIN, "micropython")
 TWIN = os.path.join(ROOT, "tools", "board_twin")
 RESET_EXIT = 3      # the twin's machine.reset() (tools/board_twin/machine.py)
 PWRON_RESET, WDT_RESET, SOFT_RESET = 1, 3, 5    # its reset_cause() values
@@ -43,18 +66,21 @@ ROMFS_IMAGE = os.path.join("twin", "romfs.img")   # the board's ROMFS partition
 # firmware, which cost it no heap: in the romfs layout they run from a ROM
 # image of their own too (host only: tools/deploy.py never ships it).
 TWIN_IMAGE = os.path.join("twin", "twin.img")
-GC_BLOCK = 32       # bytes in a GC block of the 64-bit unix port
+GC_BLOCK = 32       # bytes in a GC block of the 64-bit unix port (4 words)
 # Per block the GC also keeps 2 bits of allocation table and 1 bit of
-# finaliser table: a block costs 32 + 3/8 bytes of the heap size.
+# finaliser table: a block costs 32 + 3/8 bytes of the heap size (16 + 3/8
+# on a 32-bit build: see gc_block()).
 GC_TABLE_BITS = 3
 
 # Runs boot.py then main.py as the board does, as __main__ scripts (or the
 # script named first on the command line, with the rest as its argv). With
 # ROMFS images, mounts the board's at /rom and puts /rom and /rom/lib on
-# sys.path after the root, as the board's firmware does at start, and the
-# twin's at /twin, first on sys.path.
+# sys.path after .frozen, as the board's firmware does at start, and the
+# twin's at /twin, first on sys.path (the order: see the docstring).
 LAUNCHER = """\
 import sys
+if sys.path[0] != 'twin':
+    sys.path.pop(0)     # the unix port's folder of this script
 def _rom(img, at, where):
     import os, vfs
     try:
@@ -66,7 +92,7 @@ def _rom(img, at, where):
         f.readinto(b)
     vfs.mount(vfs.VfsRom(b), at)
     sys.path[where:where] = [at, at + '/lib']
-_rom('%s', '/rom', sys.path.index('.') + 1)
+_rom('%s', '/rom', sys.path.index('.frozen') + 1)
 _rom('%s', '/twin', 0)
 del _rom
 _s = ('boot.py', 'main.py')
@@ -82,6 +108,47 @@ def tool(name):
     if not os.path.exists(path):
         sys.exit("host_run: %s missing; run tools/setup.sh first" % path)
     return path
+
+
+def micropython_path(path=None):
+    """The MicroPython binary to run: `path`, else $MICROPYTHON, else the
+    PyPI unix port in .venv. Absolute, as it runs from the flash folder."""
+    path = path or os.environ.get("MICROPYTHON") or None
+    if path is None:
+        return tool("micropython")
+    if os.sep not in path:
+        path = shutil.which(path) or path
+    path = os.path.abspath(path)
+    if not os.access(path, os.X_OK):
+        sys.exit("host_run: no MicroPython binary at %s" % path)
+    return path
+
+
+_WORD = {}
+
+
+def word_bytes(micropython=None):
+    """Bytes in a machine word of that binary: 8 for the 64-bit PyPI unix
+    port, 4 for a 32-bit build such as micropython-esp32like (and the
+    ESP32). Asked once per binary (its sys.maxsize), then remembered."""
+    mp = micropython_path(micropython)
+    key = os.path.realpath(mp)
+    if key not in _WORD:
+        r = subprocess.run([mp, "-c", "import sys; print(sys.maxsize)"], capture_output=True,
+                           text=True, timeout=30)
+        try:
+            maxsize = int(r.stdout.strip())
+        except ValueError:
+            sys.exit("host_run: %s does not run as MicroPython:\n%s%s"
+                     % (mp, r.stdout, r.stderr))
+        _WORD[key] = 8 if maxsize > 2 ** 31 - 1 else 4
+    return _WORD[key]
+
+
+def gc_block(micropython=None):
+    """Bytes in a GC block of that binary: 4 machine words (32 on the
+    64-bit unix port, 16 on a 32-bit build and on the ESP32)."""
+    return 4 * word_bytes(micropython)
 
 
 def compile_tree(src, dst, mpy_cross):
@@ -166,27 +233,30 @@ def heap_bytes(heap):
     return int(h.rstrip("km")) * mult
 
 
-def romfs_cost(image_size):
+def romfs_cost(image_size, block=GC_BLOCK):
     """Heap bytes the ROMFS buffer takes in the unix port: the bytearray's
-    object and its data, each rounded to whole GC blocks, with the blocks'
-    share of the GC's tables."""
-    blocks = 1 + (image_size + GC_BLOCK - 1) // GC_BLOCK
-    return (blocks * (GC_BLOCK * 8 + GC_TABLE_BITS) + 7) // 8
+    object and its data, each rounded to whole GC blocks of `block` bytes
+    (gc_block() of the binary), with the blocks' share of the GC's tables."""
+    blocks = 1 + (image_size + block - 1) // block
+    return (blocks * (block * 8 + GC_TABLE_BITS) + 7) // 8
 
 
-def command(dest, heap="160k", script="_host_boot.py"):
-    """The micropython command line and environment for a laid-out folder.
-    With a ROMFS image the heap grows by what its buffer costs, so that the
-    firmware has the board's `heap` beside it."""
+def command(dest, heap="160k", script="_host_boot.py", micropython=None):
+    """The micropython command line and environment for a laid-out folder,
+    run by `micropython` (micropython_path()). With a ROMFS image the heap
+    grows by what its buffer costs in that binary, so that the firmware has
+    the board's `heap` beside it."""
+    mp = micropython_path(micropython)
     env = dict(os.environ)
-    # The twin's machine module first, then the board's root and /lib.
-    env["MICROPYPATH"] = "twin:.:lib:.frozen"
+    # The twin's machine module first, then the board's path (the docstring):
+    # '' is the root; the launcher puts /rom and /rom/lib after .frozen.
+    env["MICROPYPATH"] = "twin::.frozen:lib"
     extra = 0
     for image in (ROMFS_IMAGE, TWIN_IMAGE):
         if os.path.exists(os.path.join(dest, image)):
-            extra += romfs_cost(os.path.getsize(os.path.join(dest, image)))
+            extra += romfs_cost(os.path.getsize(os.path.join(dest, image)), gc_block(mp))
     size = "heapsize=" + (heap if not extra else str(heap_bytes(heap) + extra))
-    cmd = [tool("micropython"), "-X", size, "_host_boot.py"]
+    cmd = [mp, "-X", size, "_host_boot.py"]
     if script != "_host_boot.py":
         cmd.append(script)
     return cmd, env
@@ -254,7 +324,11 @@ def main(argv=None):
                     help="firmware/ and lib/ as .mpy files on the filesystem (stock firmware) "
                          "instead of the ROMFS image tools/deploy.py writes")
     ap.add_argument("--romfs", action="store_true", help="the ROMFS image (the default)")
+    ap.add_argument("--micropython", metavar="PATH",
+                    help="the MicroPython binary (default: $MICROPYTHON, else .venv's PyPI "
+                         "unix port), e.g. ../shared/tools/micropython-esp32like")
     args = ap.parse_args(argv)
+    mp = micropython_path(args.micropython)
 
     tmp = None
     dest = args.dir
@@ -263,7 +337,7 @@ def main(argv=None):
         dest = tmp
     try:
         layout(args.config, dest, romfs=not args.files)
-        cmd, env = command(dest, args.heap)
+        cmd, env = command(dest, args.heap, micropython=mp)
         for u in args.uart:
             n, _, path = u.partition("=")
             env["UART" + n] = path
