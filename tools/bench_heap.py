@@ -286,7 +286,7 @@ def ranked_breakdown(c):
         ("RtuBus.read: the request PDU (preallocated)", pdu),
         ("rest of bus.read: _send_receive's Rx flush (a poll list), _transact", other),
         ("site.update: the picture's floats", site),
-        ("rest of App.tick(): unix_time() and all it does after site.update", rest),
+        ("rest of App.tick(): clock.now() and all it does after site.update", rest),
     ]
     rows.sort(key=lambda r: -r[1])
     return {"rows": [{"what": w, "bytes": round(b, 1), "share": round(b / tick, 3)}

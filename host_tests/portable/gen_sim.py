@@ -3,7 +3,7 @@ import json
 from firmware import config, site, generator as G
 from test_config import EXAMPLE
 
-T0 = 1767261600     # 2026-01-01 10:00:00 UTC, a Thursday
+T0 = 820576800      # 2026-01-01 10:00:00 UTC in the clock's seconds since 2000 (firmware/clock.py)
 
 
 def gcfg(**over):

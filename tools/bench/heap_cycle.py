@@ -32,7 +32,7 @@ import sys
 import time
 import select
 from firmware import app
-from firmware.clock import unix_time
+from firmware.clock import now as clock_now
 
 
 def _call(f, nargs, a1, a2, a3, a4):
@@ -138,12 +138,12 @@ def full(A, n):
     half = max(n // 2, 1)
     vals = [0] * half
     for i in range(half):
-        ts = unix_time()
+        ts = clock_now()
         vals[i] = meas(A.poller.cycle, ts, nargs=1)
     series('CYCLE', vals)
     site = A._site
     for i in range(half):
-        ts = unix_time()
+        ts = clock_now()
         vals[i] = meas(site.update, A.snap, A.devices, ts, nargs=3)
     series('SITE', vals)
 
@@ -151,7 +151,7 @@ def full(A, n):
     vals = [0] * reps
     for d in A.devices:
         for i in range(reps):
-            ts = unix_time()
+            ts = clock_now()
             vals[i] = meas(d.poll, ts, nargs=1)
         series('DEVPOLL ' + d.name, vals)
 
@@ -177,7 +177,7 @@ def full(A, n):
 
     m = A.devices[0].bus._m
     link = m._uart
-    print('MICRO %d unix_time()' % meas(unix_time))
+    print('MICRO %d clock_now()' % meas(clock_now))
     print('MICRO %d time.ticks_us()' % meas(time.ticks_us))
     p = select.poll()
     print('MICRO %d select.poll().poll(0), nothing ready' % meas(p.poll, 0, nargs=1))
@@ -216,7 +216,7 @@ def tick(A):
 
 
 def main(mode, n):
-    cfg, _ = app.load_config()
+    cfg, _ = app.load_config(preload=True)     # as app.run() starts: names interned first
     A = app.App(cfg)
     for i in range(3):          # warm-up: the first answers fill the values dicts
         tick(A)

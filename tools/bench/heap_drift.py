@@ -11,7 +11,7 @@ from firmware import app
 
 
 def main(n, every):
-    cfg, _ = app.load_config()
+    cfg, _ = app.load_config(preload=True)     # as app.run() starts: names interned first
     a = app.App(cfg)
     drain = hasattr(a, 'drain_events')      # as app.run() does every cycle
     for i in range(n + 3):

@@ -17,7 +17,7 @@ from firmware import app
 
 
 def main(cycles, warmup):
-    cfg, _ = app.load_config()
+    cfg, _ = app.load_config(preload=True)     # as app.run() starts: names interned first
     a = app.App(cfg)
     for d in a.devices:
         for r in d.reqs:
