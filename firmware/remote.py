@@ -25,23 +25,32 @@ def run(up, ts, n):
         if not up.inbox:
             return
         payload = up.inbox.pop(0)
-        if v is None:
-            cid, err = None, 'commands are off: no mqtt.cmd_key on this site'
-        elif not clock.valid:
-            # The replay window needs the time: a clock at 2000 would
-            # refuse every command as stale, or take an old one as new.
-            cid, err = _id_of(payload), 'clock not set'
-        else:
-            cmd, err = v.check(payload, clock.to_unix(ts))
-            if err is None:
-                cid = cmd['id']
-                err = execute(up, cmd, ts)
-                up.event(ts, 'command %s %s (mqtt)%s' % (
-                    cmd['cmd'], 'done' if err is None else 'refused',
-                    '' if err is None else ': ' + err))
-            else:
-                cid = cmd
+        try:
+            cid, err = _one(up, v, payload, ts)
+        except MemoryError:
+            # Taken off the inbox, it still gets its one result: a command
+            # lost without an answer looks like a dead site to the operator.
+            import gc
+            gc.collect()
+            cid, err = _id_of(payload), 'not enough memory now: try again'
         up.link.publish('cmd/result', result(cid, err), False, 1)
+
+
+def _one(up, v, payload, ts):
+    """(id, None) when carried out, else (id or None, why not)."""
+    if v is None:
+        return None, 'commands are off: no mqtt.cmd_key on this site'
+    if not clock.valid:
+        # The replay window needs the time: a clock at 2000 would refuse
+        # every command as stale, or take an old one as new.
+        return _id_of(payload), 'clock not set'
+    cmd, err = v.check(payload, clock.to_unix(ts))
+    if err is not None:
+        return cmd, err
+    err = execute(up, cmd, ts)
+    up.event(ts, 'command %s %s (mqtt)%s' % (
+        cmd['cmd'], 'done' if err is None else 'refused', '' if err is None else ': ' + err))
+    return cmd['id'], err
 
 
 def execute(up, cmd, ts):

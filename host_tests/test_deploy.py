@@ -66,3 +66,28 @@ def test_dry_run_prints_and_a_bad_config_never_reaches_the_board(tmp_path):
     r = subprocess.run([sys.executable, tool, "--dry-run", "--config", str(bad)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "poll_s" in r.stderr and "$ " not in r.stdout
+
+
+def test_a_config_that_needs_a_network_it_never_brings_up_is_refused(tmp_path):
+    # net.kind "host" is the PC's network: on a board nothing would bring
+    # one up, and MQTT and the Modbus gateway would never connect.
+    tool = os.path.join(ROOT, "tools", "deploy.py")
+    cfg = json.load(open(EXAMPLE))
+    cfg["mqtt"]["enabled"] = True
+    path = tmp_path / "site.json"
+    path.write_text(json.dumps(cfg))
+    r = subprocess.run([sys.executable, tool, "--dry-run", "--config", str(path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "$ " not in r.stdout
+    assert 'net.kind "host" brings no network up on a board, and mqtt, buses.gw (rtu_tcp)' \
+        in r.stderr, r.stderr
+    # The board example brings its WLAN up: it goes, with boot.py's safe-mode check
+    # and the reset count cleared.
+    board = os.path.join(ROOT, "tools", "configs", "board.json")
+    r = subprocess.run([sys.executable, tool, "--dry-run", "--config", board],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert any(l.endswith(":config.json") and "board.json" in l for l in r.stdout.splitlines())
+    assert any("boot.py" in l for l in r.stdout.splitlines())
+    assert "bootmode" in open(os.path.join(ROOT, "boot.py")).read()
+    assert "'/resets'" in open(tool).read()

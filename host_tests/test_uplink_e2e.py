@@ -83,7 +83,8 @@ class MqttSite:
 
     def start(self, flash=None):
         """The firmware (again, after a kill(), on the same flash)."""
-        self.fw = Firmware(self.tmp, self.cfg, flash=flash, micropython=self.micropython)
+        self.fw = Firmware(self.tmp, self.cfg, flash=flash, micropython=self.micropython,
+                           heap=board_heap(self.micropython) if self.micropython else None)
         return self.fw
 
     def close(self):

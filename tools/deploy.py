@@ -18,8 +18,11 @@ boot.py and main.py always go to the board's root; the site's config only
 with --config (a board keeps its own otherwise). In the ROMFS layout, a
 firmware/ or lib/ left on the filesystem by an earlier --files deploy is
 removed, since the root comes first on sys.path and would shadow the image.
-The board is reset at the end. The image is the one tools/host_run.py runs
-on the host (same build).
+The board is reset at the end, its reset count (safe mode's, see
+firmware/bootmode.py) cleared first: a deploy is no boot loop. A config
+whose net.kind is "host" (the PC's network) but that needs a network (MQTT,
+a Modbus gateway) is refused: on a board nothing would bring one up. The
+image is the one tools/host_run.py runs on the host (same build).
 """
 import argparse
 import os
@@ -36,7 +39,8 @@ import host_run  # noqa: E402
 
 ROOT = host_run.ROOT
 
-# Run on the board: removes what would shadow the ROMFS image.
+# Run on the board: removes what would shadow the ROMFS image, and the
+# reset count of safe mode.
 SHADOWS = """import os
 def rm(p):
     try:
@@ -49,7 +53,7 @@ def rm(p):
         os.rmdir(p)
     else:
         os.remove(p)
-for d in ('/firmware', '/lib'):
+for d in ('/firmware', '/lib', '/resets'):     # resets: safe mode's count starts afresh
     rm(d)
 """
 
@@ -107,9 +111,22 @@ def check_config(path):
     sys.path.insert(0, ROOT)
     from firmware import config
     try:
-        config.load(path)
+        cfg = config.load(path)
     except (config.ConfigError, OSError) as e:
         sys.exit("deploy: %s: %s" % (path, e))
+    need = network_needs(cfg)
+    if cfg["net"]["kind"] == "host" and need:
+        sys.exit("deploy: %s: net.kind \"host\" brings no network up on a board, and %s "
+                 "would never connect: set net.kind to wlan, lan or ppp (README: On the board)"
+                 % (path, ", ".join(need)))
+
+
+def network_needs(cfg):
+    """What in a (validated) config talks over the network."""
+    need = ["mqtt"] if cfg["mqtt"]["enabled"] else []
+    need += ["buses.%s (%s)" % (n, b["kind"]) for n, b in cfg["buses"].items()
+             if b["kind"] != "uart"]
+    return need
 
 
 if __name__ == "__main__":

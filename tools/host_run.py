@@ -173,6 +173,12 @@ def compile_tree(src, dst, mpy_cross):
     return len(jobs)
 
 
+# Library modules the firmware never loads: firmware/hw/umodbus_lean.py
+# stands in for umodbus's slave module and its typing classes. Left out,
+# the image fits the board's 128 KB ROMFS partition.
+NOT_ON_BOARD = ("lib/umodbus/modbus.mpy", "lib/umodbus/typing.mpy")
+
+
 def build_code(dest_dir):
     """firmware/ and lib/ compiled to .mpy under dest_dir (the tree that goes
     on the board, as files or as a ROMFS image)."""
@@ -182,6 +188,8 @@ def build_code(dest_dir):
     for sub in ("firmware", "lib"):
         shutil.rmtree(os.path.join(dest_dir, sub), ignore_errors=True)
         compile_tree(os.path.join(ROOT, sub), os.path.join(dest_dir, sub), mpy_cross)
+    for rel in NOT_ON_BOARD:
+        os.remove(os.path.join(dest_dir, rel))
     return dest_dir
 
 
