@@ -379,4 +379,5 @@ def run(path=CONFIG):
     except KeyboardInterrupt:
         _unlock_heap()
         _save_and_close(app, 'at stop')
-        print('stopped (the watchdog resets the board in %d s)' % cfg['watchdog_s'])
+        print('stopped')
+        print('(the watchdog resets the board in %d s)' % cfg['watchdog_s'])

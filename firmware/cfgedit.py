@@ -55,11 +55,21 @@ def read(path):
         return json.load(f)
 
 
+def _copy(v):
+    # A deep copy in small pieces: json.loads(json.dumps()) would need the
+    # whole config as one string, a block a cut-up heap may not have.
+    if isinstance(v, dict):
+        return {k: _copy(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_copy(x) for x in v]
+    return v
+
+
 def with_change(raw, key, value):
     """A copy of raw config `raw` with `key` set to `value` (raw itself is
     untouched); ValueError when the key cannot be placed."""
     path = parse_path(key)
-    raw = json.loads(json.dumps(raw))
+    raw = _copy(raw)
     obj = raw
     for p in path[:-1]:
         if isinstance(p, int):
@@ -92,16 +102,20 @@ def validate(raw):
         forget('firmware.config')
 
 
-def _write_tmp(path, text):
+def _write_tmp(path, content):
+    # content: text, or a config dict streamed out (never one big string).
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
-        f.write(text)
+        if isinstance(content, str):
+            f.write(content)
+        else:
+            json.dump(content, f)
     return tmp
 
 
-def write_atomic(path, text):
+def write_atomic(path, content):
     import os
-    os.rename(_write_tmp(path, text), path)
+    os.rename(_write_tmp(path, content), path)
 
 
 def save(app, raw):
@@ -110,5 +124,5 @@ def save(app, raw):
     alone: a config becomes that only once it has run healthy_s
     (firmware.app._proven), so a saved config that crashes the board falls
     back to one that ran."""
-    write_atomic(app.cfg_path, json.dumps(raw))
+    write_atomic(app.cfg_path, raw)
     app.cfg_on_flash_changed = True

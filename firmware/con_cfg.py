@@ -143,7 +143,7 @@ def _revert_lkg(con):
         print('last known good config does not validate: %s' % err)
         return
     try:
-        E.write_atomic(app.cfg_path, json.dumps(raw))
+        E.write_atomic(app.cfg_path, raw)
         app.cfg_on_flash_changed = True
     except OSError as e:
         print('not written: %s' % e)

@@ -83,17 +83,21 @@ def _later_from(path):
 
 BUILD_MODULES = ('firmware.shedding', 'firmware.hw.actuators', 'firmware.persist',
                  'firmware.eventlog', 'firmware.display', 'firmware.profiles',
-                 'firmware.hw.buses', 'firmware.hw.sock_uart', 'firmware.hw.mbtcp',
-                 'firmware.hw.net', 'firmware.hw.dns', 'firmware.hw.rtc',
-                 'firmware.hw.sntp', 'firmware.hw.timesync',
-                 'firmware.store', 'firmware.cfgedit', 'firmware.bootmode', 'firmware.safemode')
+                 'firmware.hw.buses', 'firmware.hw.rtc', 'firmware.store',
+                 'firmware.bootmode', 'firmware.cfgedit')
+
+
+def _section(cfg, name):
+    v = cfg.get(name)
+    return v if isinstance(v, dict) else {}
 
 
 def later_modules(cfg):
     """The modules a config makes the firmware load later, some only now
     and then (the MQTT link at its first connect, the console when a
     technician types, the state store at a save). `cfg` may be the raw
-    file: a section or key it lacks counts as its default."""
+    file: a section or key it lacks counts as its default. Only what this
+    config can load: every name interned stays for good."""
     # What building the App loads after preload(), then what the loop loads
     # now and then: every name the controller will intern, so that the name
     # table's growth (a block of ~14 KB on the host) happens here.
@@ -102,17 +106,31 @@ def later_modules(cfg):
     for d in devs if isinstance(devs, list) else ():
         if isinstance(d, dict) and isinstance(d.get('profile'), str):
             names.append('firmware.profiles.' + d['profile'])
-    m = cfg.get('mqtt')
-    m = m if isinstance(m, dict) else {}
-    if m.get('enabled', 'host' in m) is True:      # as config.validate() defaults it
-        names += ['firmware.uplink', 'firmware.remote', 'firmware.cfgedit',
-                  'firmware.hw.mqtt_sock', 'umqtt.simple']
+    buses = cfg.get('buses')
+    kinds = [b.get('kind') for b in buses.values() if isinstance(b, dict)] \
+        if isinstance(buses, dict) else []
+    n = _section(cfg, 'net')
+    ntp = n.get('ntp_host', None if n.get('kind', 'host') == 'host' else 'pool.ntp.org')
+    m = _section(cfg, 'mqtt')
+    mqtt = m.get('enabled', 'host' in m) is True    # as config.validate() defaults it
+    names.append('firmware.hw.net_host' if n.get('kind', 'host') == 'host' else 'firmware.hw.net')
+    if 'rtu_tcp' in kinds:
+        names.append('firmware.hw.sock_uart')
+    if 'tcp' in kinds:
+        names.append('firmware.hw.mbtcp')
+    if ntp:
+        names += ['firmware.hw.sntp', 'firmware.hw.timesync']
+    if ntp or mqtt or 'rtu_tcp' in kinds or 'tcp' in kinds:
+        names.append('firmware.hw.dns')
+    if mqtt:
+        names += ['firmware.uplink', 'firmware.remote', 'firmware.hw.mqtt_sock',
+                  'umqtt.simple']
         if m.get('ha_discovery') is True:
             names.append('firmware.ha')
-    c = cfg.get('console')
-    if not isinstance(c, dict) or c.get('enabled', True) is not False:
+    if _section(cfg, 'console').get('enabled', True) is not False:
         names += ['firmware.console', 'firmware.con_look', 'firmware.con_act',
                   'firmware.con_cfg', 'firmware.con_help']
+    # (firmware.safemode is loaded only by a start in safe mode, on a whole heap.)
     return names
 
 
@@ -197,8 +215,11 @@ def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path, safe):
     self.reboot_requested = False
     self.summary = summary(cfg)
     start_clock()
-    from firmware.hw.net import Net
     ncfg = cfg.pop('net')
+    if ncfg['kind'] == 'host':
+        from firmware.hw.net_host import HostNet as Net
+    else:
+        from firmware.hw.net import Net
     self.net = Net(ncfg)
     self.net_dns = None             # the DNS server handed to hw/dns.py
     self.timesync = None

@@ -68,7 +68,7 @@ class Flash:
         These are correctness tests, and the harness's own JSON output needs
         room beside the firmware, so the heap is larger than the board's
         here; the board's heap is measured by tools/bench_heap.py, and the
-        main.py path runs at 160k in the host_run, demo and generator tests."""
+        main.py path runs at the board's heap in the host_run, demo and generator tests."""
         cmd, e = host_run.command(self.path, heap, "mpy_firmware.py",
                                   micropython=self.micropython)
         e.update(env or {})

@@ -64,11 +64,18 @@ def micropython(request):
 on_both = pytest.mark.parametrize("micropython", ["pypi", "esp32like"], indirect=True)
 
 
+# The 64-bit PyPI binary's stand-in for the board's 110k: its objects are
+# about twice the board's, and measured with the example config 200k leaves
+# it twice the bytes the 32-bit build has free at 110k (96 KB against 48 KB,
+# MQTT off). The board's own heap is tested on esp32like at 110k.
+PYPI_BOARD_HEAP = "200k"
+
+
 def board_heap(micropython):
     """The heap that stands for an ESP32-WROOM's in that binary: 110k in
-    the 32-bit esp32like (the board's own object sizes), 160k in the 64-bit
-    PyPI binary (its objects are bigger)."""
-    return "110k" if micropython == INTERPRETERS["esp32like"] else "160k"
+    the 32-bit esp32like (the board's own object sizes), PYPI_BOARD_HEAP in
+    the 64-bit PyPI binary (its objects are bigger)."""
+    return "110k" if micropython == INTERPRETERS["esp32like"] else PYPI_BOARD_HEAP
 
 
 def run_mpy_result(micropython, script, timeout=300):

@@ -13,7 +13,7 @@ import threading
 import time
 import tty
 
-from conftest import ROOT
+from conftest import ROOT, PYPI_BOARD_HEAP
 
 
 def _own_terminal():
@@ -22,7 +22,7 @@ def _own_terminal():
 
 
 class Terminal:
-    HEAP = "160k"           # the board's, with the code in a ROMFS image
+    HEAP = PYPI_BOARD_HEAP  # the board's, with the code in a ROMFS image
 
     def __init__(self, tmp, cfg, heap=None, raw=True, flash=None, micropython=None):
         path = os.path.join(tmp, "console-config.json")

@@ -4,7 +4,7 @@
 # at stop_soc -> the cancel key after min_run_s, then cool-down; and the
 # same with the relay actuator on the pin twin. The DSE run and the lockout
 # across a reboot also run on the board's number model (esp32like), at the
-# board's heap in each (conftest.board_heap: 160k on PyPI's, 110k there).
+# board's heap in each (conftest.board_heap: 200k on PyPI's, 110k there).
 import json
 import os
 import queue
@@ -16,7 +16,7 @@ import time
 
 
 from cabinet import Cabinet
-from conftest import ROOT, board_heap, on_both
+from conftest import ROOT, board_heap, on_both, PYPI_BOARD_HEAP
 
 GEN = {"start_soc": 30, "stop_soc": 90, "start_delay_s": 3, "min_run_s": 8, "warmup_s": 2,
        "cooldown_s": 3, "stop_timeout_s": 30, "exercise_days": 0, "pv_stop_s": 0,
@@ -28,7 +28,7 @@ class Firmware:
     """tools/host_run.py in the background, its lines in a queue."""
 
     # As the board runs: its heap, the code in a ROMFS image.
-    HEAP = "160k"
+    HEAP = PYPI_BOARD_HEAP
 
     def __init__(self, tmp, cfg, pins_file=None, flash=None, heap=None, files=False,
                  micropython=None):

@@ -26,7 +26,10 @@ def probe(dest, heap, code, micropython):
 PROBE = """import gc
 gc.collect()
 free = gc.mem_free()
-import firmware.app, umodbus.serial, sys, struct
+import firmware.app, sys, struct
+from firmware.hw.umodbus_lean import serial_class    # as the firmware imports umodbus
+serial_class()
+import umodbus.serial
 print(firmware.app.__file__, umodbus.serial.__file__, free,
       repr(sys.path).replace(' ', ''), struct.calcsize('P') * 4)
 """

@@ -1,4 +1,4 @@
-# The firmware with mqtt.enabled, in the unix port (the board's 160k heap,
+# The firmware with mqtt.enabled, in the unix port (at the board's heap,
 # the code in its ROMFS image), against the emulated
 # cabinet and a real mosquitto, with paho as the operator: telemetry with a
 # rising seq, a signed gen_start that reaches the genset, refusals with

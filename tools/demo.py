@@ -6,12 +6,12 @@ each cycle, and what the operator's side receives.
 
 Starts mosquitto on a free port, the cabinet emulator (dawn to evening in one
 minute of compressed time, with a grid failure in the middle), and the
-firmware through tools/host_run.py (its ROMFS layout, the board's 160k heap);
+firmware through tools/host_run.py (its ROMFS layout, the board's heap);
 a paho-mqtt client stands for the operator and prints a [noc] line for each
 event and, every 10 s, the latest telemetry. Stops everything it started at
 the end or on Ctrl-C.
 
-    python3 tools/demo.py [--seconds 60] [--speed 720] [--heap 160k]
+    python3 tools/demo.py [--seconds 60] [--speed 720] [--heap 200k]
 """
 import argparse
 import json
@@ -83,7 +83,7 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=60, help="how long to run (real seconds)")
     ap.add_argument("--speed", type=float, default=720, help="model seconds per real second")
     ap.add_argument("--start-hour", type=float, default=6.0)
-    ap.add_argument("--heap", default="160k")
+    ap.add_argument("--heap", help="default: the board's (host_run.board_heap)")
     args = ap.parse_args(argv)
 
     work = tempfile.mkdtemp(prefix="demo-")
@@ -108,7 +108,7 @@ def main(argv=None):
             "model time x%g from %02d:00" % (mqtt_port, cfg["buses"]["gw"]["port"], args.speed,
                                              args.start_hour))
         fw = subprocess.Popen([sys.executable, os.path.join(HERE, "host_run.py"),
-                               "--config", cfg_path, "--heap", args.heap])
+                               "--config", cfg_path] + (["--heap", args.heap] if args.heap else []))
         ctl = ready["control"]
         emu = EmulatorClient(ctl["host"], ctl["port"])
         noc = Noc(mqtt_port, cfg["mqtt"]["prefix"], cfg["site_id"])

@@ -30,8 +30,8 @@ class TcpBus:
         try:
             s = socket.socket()
             s.settimeout(self.timeout_s)
-            from firmware.hw import dns
-            s.connect(dns.resolve(self.host, self.port))     # bounded, unlike getaddrinfo
+            from firmware.hw.sock_uart import sockaddr
+            s.connect(sockaddr(self.host, self.port))
         except OSError as e:
             raise BusError(LINK, 'connect %s:%d: %s' % (self.host, self.port, e))
         m._sock = s

@@ -11,6 +11,16 @@ from firmware.bus_errors import BusError, LINK
 RX_SIZE = 260       # the longest RTU frame is 256 bytes
 
 
+def sockaddr(host, port):
+    """Where to connect: an IP literal as it is (getaddrinfo parses it, no
+    lookup); a name through hw/dns.py, bounded, as the board's getaddrinfo
+    is not (and only then is that module loaded)."""
+    if host == 'localhost' or (host.replace('.', '').isdigit() and host.count('.') == 3):
+        return socket.getaddrinfo(host, port)[0][-1]
+    from firmware.hw import dns
+    return dns.resolve(host, port)
+
+
 class SockUart:
     def __init__(self, host, port, timeout_ms):
         self.host = host
@@ -27,8 +37,7 @@ class SockUart:
     def connect(self):
         self.close()
         try:
-            from firmware.hw import dns
-            addr = dns.resolve(self.host, self.port)     # bounded, unlike getaddrinfo
+            addr = sockaddr(self.host, self.port)
             s = socket.socket()
             s.settimeout(self.timeout_s)
             s.connect(addr)

@@ -61,18 +61,29 @@ def test_names_interned_at_start_follow_the_config():
     # heap is in one piece: only what this config loads later.
     from firmware import startup
     try:
-        base = startup.later_modules({})
         n = len(startup.BUILD_MODULES)
+        base = startup.later_modules({})
         assert tuple(base[:n]) == startup.BUILD_MODULES and 'firmware.console' in base
-        assert 'firmware.uplink' not in base and 'umqtt.simple' not in base
+        for m in ('firmware.uplink', 'umqtt.simple', 'firmware.hw.dns', 'firmware.hw.sntp',
+                  'firmware.hw.sock_uart', 'firmware.hw.mbtcp', 'firmware.safemode'):
+            assert m not in base
         mq = startup.later_modules({'mqtt': {'enabled': True}})
         for m in ('firmware.uplink', 'firmware.remote', 'firmware.cfgedit',
-                  'firmware.hw.mqtt_sock', 'umqtt.simple'):
+                  'firmware.hw.mqtt_sock', 'umqtt.simple', 'firmware.hw.dns'):
             assert m in mq
         assert 'firmware.ha' not in mq
+        assert 'firmware.uplink' in startup.later_modules({'mqtt': {'host': 'broker'}})
         ha = startup.later_modules({'mqtt': {'enabled': True, 'ha_discovery': True}})
         assert 'firmware.ha' in ha
+        net = startup.later_modules({'net': {'kind': 'wlan'},
+                                     'buses': {'gw': {'kind': 'rtu_tcp'}, 't': {'kind': 'tcp'}}})
+        for m in ('firmware.hw.sntp', 'firmware.hw.timesync', 'firmware.hw.dns',
+                  'firmware.hw.sock_uart', 'firmware.hw.mbtcp'):
+            assert m in net
+        assert 'firmware.hw.sntp' not in startup.later_modules({'net': {'kind': 'wlan',
+                                                                        'ntp_host': None}})
         quiet = startup.later_modules({'console': {'enabled': False}, 'mqtt': 'garbage'})
-        assert tuple(quiet) == startup.BUILD_MODULES
+        assert tuple(quiet) == startup.BUILD_MODULES + ('firmware.hw.net_host',)
+        assert 'firmware.hw.net' in net and 'firmware.hw.net_host' not in net
     finally:
         app.forget('firmware.startup')
