@@ -516,7 +516,7 @@ def _net(raw):
     n = _fields(raw, 'net', 'net')
     need = _NET_NEEDS[n['kind']]
     if n['kind'] == 'lan' and n['phy'] == 'W5500':
-        need = ('sck', 'mosi', 'miso', 'cs')
+        need = ('sck', 'mosi', 'miso', 'cs', 'int')      # without int the driver refuses
     for k in need:
         if n[k] is None:
             raise ConfigError('net.' + k, 'needed for kind %s%s' % (

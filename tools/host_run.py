@@ -289,6 +289,7 @@ class Watchdog:
         self.proc = proc
         self.fired = False
         self.timeout_ms = None
+        self.longest_ms = 0         # the longest gap between two feeds (start-up included)
         self._fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)   # never blocks the twin's open
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -305,7 +306,10 @@ class Watchdog:
                 except BlockingIOError:
                     data = b""
                 if data:
-                    last = time.monotonic()
+                    t = time.monotonic()
+                    if self.timeout_ms and b"." in data:
+                        self.longest_ms = max(self.longest_ms, int((t - last) * 1000))
+                    last = t
                     buf = (buf + data).lstrip(b".")
                     while buf.startswith(b"T") and b"\n" in buf:
                         line, buf = buf.split(b"\n", 1)
@@ -394,6 +398,9 @@ def main(argv=None):
                 except InterruptedError:
                     continue
             dog.stop()
+            if dog.longest_ms:
+                print("[host_run] watchdog: longest gap between feeds %d ms (timeout %d ms)"
+                      % (dog.longest_ms, dog.timeout_ms), flush=True)
             crashed = rc < 0 and not dog.fired      # killed by a signal: the board's panic
             if state["stopping"] or (rc != RESET_EXIT and not dog.fired and not crashed):
                 return rc

@@ -84,7 +84,7 @@ class Net:
         self.cfg = c
         self.kind = k = c['kind']
         need = {'wlan': ('ssid',), 'ppp': ('tx', 'rx', 'apn'),
-                'lan': ('sck', 'mosi', 'miso', 'cs') if c['phy'] == 'W5500' else ('mdc', 'mdio')
+                'lan': ('sck', 'mosi', 'miso', 'cs', 'int') if c['phy'] == 'W5500' else ('mdc', 'mdio')
                 }.get(k, ())
         for key in need:
             if c[key] is None:
