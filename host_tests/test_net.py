@@ -263,7 +263,8 @@ def test_sources_call_getaddrinfo_only_for_literals_or_the_host_fallback():
 
 
 # --- SNTP -------------------------------------------------------------------
-@pytest.mark.parametrize("offset", [1000003, 2208988800 - time.time() + 4 * 365 * 86400])
+@pytest.mark.parametrize("offset", [1000003, 2208988800 - time.time() + 4 * 365 * 86400],
+                         ids=["days_ahead", "after_2036_wrap"])     # stable ids: xdist workers
 def test_sntp_returns_the_servers_time(mpy, ntp_server, dns_server, offset):
     # A known offset from the PC's clock; the second lies after 2036-02-07,
     # when the 32-bit NTP seconds wrap (era 1).
