@@ -10,7 +10,7 @@ ROMFS image, written to the board's ROMFS partition with `mpremote romfs
 deploy`; the bytecode then runs in place from flash and costs no heap. That
 needs MicroPython built with ROMFS (MICROPY_VFS_ROM and a romfs partition,
 e.g. ESP32_GENERIC with partitions-4MiB-romfs.csv: 128 KB, the image is
-~110 KB); mpremote says "ROMFS is not enabled on this device" otherwise.
+~124 KB); mpremote says "ROMFS is not enabled on this device" otherwise.
 --files copies the .mpy files to the board's filesystem instead (stock
 firmware; the firmware then needs a larger heap, see the README).
 
