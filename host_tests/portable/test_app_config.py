@@ -80,6 +80,10 @@ def test_names_interned_at_start_follow_the_config():
         for m in ('firmware.hw.sntp', 'firmware.hw.timesync', 'firmware.hw.dns',
                   'firmware.hw.sock_uart', 'firmware.hw.mbtcp'):
             assert m in net
+        lit = startup.later_modules({'buses': {'gw': {'kind': 'rtu_tcp', 'host': '10.0.0.5'}}})
+        assert 'firmware.hw.sock_uart' in lit and 'firmware.hw.dns' not in lit
+        assert 'firmware.hw.dns' in startup.later_modules(
+            {'buses': {'gw': {'kind': 'rtu_tcp', 'host': 'gw.site.lan'}}})
         assert 'firmware.hw.sntp' not in startup.later_modules({'net': {'kind': 'wlan',
                                                                         'ntp_host': None}})
         quiet = startup.later_modules({'console': {'enabled': False}, 'mqtt': 'garbage'})
