@@ -205,12 +205,16 @@ def _unlock_heap():
             micropython.heap_unlock()
 
 
-def _idle_on_error(msg):
-    # No valid config: stay up and say why, so a technician can fix it
-    # (the console comes here) instead of a board in a reboot loop.
+def _idle_on_error(msg, wdt=None, what='CONFIG ERROR'):
+    # No valid config (or, in safe mode, no controller): stay up and say
+    # why, so a technician can fix it from the REPL, instead of a board in
+    # a reboot loop. A watchdog already started is kept fed.
     while True:
-        print('CONFIG ERROR: ' + msg)
-        sleep_ms(30000)
+        print('%s: %s' % (what, msg))
+        for _ in range(30):
+            if wdt is not None:
+                wdt.feed()
+            sleep_ms(1000)
 
 
 IDLE_SLICE_MS = 10     # the console is polled this often between ticks
@@ -285,7 +289,17 @@ def run(path=CONFIG):
     from machine import WDT
     wdt = WDT(timeout=cfg['watchdog_s'] * 1000)
     from firmware import display
-    app = App(cfg, warning, cfg_path=path, safe=safe)
+    try:
+        app = App(cfg, warning, cfg_path=path, safe=safe)
+    except Exception as e:
+        if not safe:
+            raise       # the watchdog resets the board; the reset counts toward safe mode
+        # Safe mode builds the same parts: one that crashes the build at
+        # every start leaves the REPL, kept up, for a technician.
+        sys.print_exception(e)
+        _idle_on_error('the controller cannot be built (%r); fix it from the REPL' % e, wdt,
+                       'SAFE MODE')
+        return
     wdt.feed()
     print(app.state_note)
     print('reset cause: %s' % app.reset_cause)

@@ -110,3 +110,33 @@ def test_config_is_last_known_good_only_after_healthy_running(tmp_path, mqtt_sit
     lkg = json.loads((flash / "config.lkg.json").read_text())
     assert lkg["generator"]["start_soc"] == 25
     assert (flash / "resets").read_text() == "0"
+
+
+def test_a_build_that_crashes_every_start_ends_in_safe_mode_at_the_repl(tmp_path):
+    # A config the schema takes (GPIO 40 exists on an S3) on a board that
+    # refuses the RS485 DE pin (a classic ESP32): building the controller
+    # raises at every start. The board stops at its REPL, the watchdog
+    # resets it, and after safe_mode.boots resets safe mode keeps it up,
+    # fed, at the REPL with the reason, instead of a reset loop.
+    from cabinet import Cabinet
+    from test_generator_e2e import Firmware
+    cab = Cabinet(str(tmp_path))
+    fw = None
+    try:
+        cfg = json.loads(json.dumps(cab.cfg))
+        cfg.update(board="esp32s3", poll_s=0.5, watchdog_s=10, safe_mode={"boots": 2})
+        cfg["buses"]["rs485"].update(tx=43, rx=44, de=40)
+        cfg["devices"][0]["bus"] = "rs485"
+        fw = Firmware(str(tmp_path), cfg)
+        assert fw.wait_for("SAFE MODE: the controller cannot be built", 90), \
+            "\n".join(fw.lines[-30:])
+        assert sum("the watchdog resets it" in l for l in fw.lines) == 2, "\n".join(fw.lines)
+        assert any("invalid pin" in l for l in fw.lines)
+        # Kept fed: no third reset while it waits at the REPL.
+        n = len(fw.lines)
+        time.sleep(13)
+        assert not any("[host_run]" in l for l in fw.lines[n:]), "\n".join(fw.lines[n:])
+    finally:
+        if fw:
+            fw.stop()
+        cab.close()

@@ -402,9 +402,20 @@ def main(argv=None):
                 print("[host_run] watchdog: longest gap between feeds %d ms (timeout %d ms)"
                       % (dog.longest_ms, dog.timeout_ms), flush=True)
             crashed = rc < 0 and not dog.fired      # killed by a signal: the board's panic
-            if state["stopping"] or (rc != RESET_EXIT and not dog.fired and not crashed):
+            # An exception out of main.py leaves the board at its REPL, where
+            # a watchdog already started still fires.
+            at_repl = rc > 0 and rc != RESET_EXIT and dog.timeout_ms and not state["stopping"]
+            if state["stopping"] or (rc != RESET_EXIT and not dog.fired and not crashed
+                                     and not at_repl):
                 return rc
-            if crashed:
+            if at_repl:
+                print("[host_run] the board stopped at its REPL: the watchdog resets it in %d ms"
+                      % dog.timeout_ms, flush=True)
+                time.sleep(dog.timeout_ms / 1000)
+                if state["stopping"]:
+                    return rc
+                env["RESET_CAUSE"] = str(WDT_RESET)
+            elif crashed:
                 # An ESP32 panic restarts the chip (reset_cause() SOFT_RESET,
                 # ports/esp32/modmachine.c maps ESP_RST_PANIC so).
                 print("[host_run] board crashed (signal %d): starting again" % -rc, flush=True)
