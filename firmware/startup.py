@@ -92,11 +92,6 @@ def _section(cfg, name):
     return v if isinstance(v, dict) else {}
 
 
-def _literal(host):
-    # As hw/sock_uart.sockaddr() tells an address from a name.
-    return host == 'localhost' or (host.replace('.', '').isdigit() and host.count('.') == 3)
-
-
 def later_modules(cfg):
     """The modules a config makes the firmware load later, some only now
     and then (the MQTT link at its first connect, the console when a
@@ -127,7 +122,11 @@ def later_modules(cfg):
         names += ['firmware.hw.sntp', 'firmware.hw.timesync']
     hosts = [b.get('host') for b in buses.values() if isinstance(b, dict)] \
         if isinstance(buses, dict) else []
-    if ntp or mqtt or [h for h in hosts if isinstance(h, str) and not _literal(h)]:
+    named = [h for h in hosts if isinstance(h, str)]
+    if named:
+        from firmware.hw.sock_uart import literal     # the buses' connect loads it anyway
+        named = [h for h in named if not literal(h)]
+    if ntp or mqtt or named:
         names.append('firmware.hw.dns')     # (an IP literal connects without it)
     if mqtt:
         names += ['firmware.uplink', 'firmware.remote', 'firmware.hw.mqtt_sock',

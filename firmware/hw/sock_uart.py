@@ -11,11 +11,16 @@ from firmware.bus_errors import BusError, LINK
 RX_SIZE = 260       # the longest RTU frame is 256 bytes
 
 
+def literal(host):
+    """True when connecting to host needs no lookup (an IPv4 literal)."""
+    return host == 'localhost' or (host.replace('.', '').isdigit() and host.count('.') == 3)
+
+
 def sockaddr(host, port):
     """Where to connect: an IP literal as it is (getaddrinfo parses it, no
     lookup); a name through hw/dns.py, bounded, as the board's getaddrinfo
     is not (and only then is that module loaded)."""
-    if host == 'localhost' or (host.replace('.', '').isdigit() and host.count('.') == 3):
+    if literal(host):
         return socket.getaddrinfo(host, port)[0][-1]
     from firmware.hw import dns
     return dns.resolve(host, port)
