@@ -4,22 +4,12 @@
 import gc
 import sys
 from firmware.compat import ticks_ms, ticks_diff, sleep_ms
-from firmware import clock
+from firmware import clock, VERSION
+from firmware.modules import forget
 
-VERSION = '0.1.0'
 CONFIG = 'config.json'
 CONFIG_LKG = 'config.lkg.json'   # last known good, kept by `config save`
 STATE = 'state.json'             # generator state and counters (store.py format)
-
-
-def forget(name):
-    """Unload a module that is needed only now and then (its code and
-    tables go back to the heap)."""
-    sys.modules.pop(name, None)
-    pkg, _, attr = name.rpartition('.')
-    p = sys.modules.get(pkg)
-    if p is not None and attr in p.__dict__:
-        delattr(p, attr)
 
 
 def load_config(path=CONFIG, lkg=CONFIG_LKG, preload=False):
@@ -39,13 +29,46 @@ def load_config(path=CONFIG, lkg=CONFIG_LKG, preload=False):
 class App:
     def __init__(self, cfg, warning=None, state_path=STATE, cfg_path=CONFIG, cfg_lkg_path=CONFIG_LKG,
                  safe=None):
-        # Building the App is done once: its code (firmware.startup) goes
-        # back to the heap afterwards.
+        self.cfg = cfg                  # what is left of it once the parts took their sections
+        self.warning = warning          # why the config fell back to its last good copy, or None
+        self.state_path = state_path
+        self.cfg_path = cfg_path
+        self.cfg_lkg_path = cfg_lkg_path
+        self.cfg_on_flash_changed = False   # config.json saved since start (not running yet)
+        self.version = VERSION
+        self.t_start = ticks_ms()
+        self.safe = safe                # why the board started in safe mode, or None
+        self.actuator_faults = []       # actuators the board refused: named by the alarm
+        self.notes = []                 # (text, who): changes made by a person, for the events
+        self.reboot_requested = False
+        self.pin_wrong = 0              # the console's wrong PINs in a row (kept across sessions)
+        self.pin_locked_at = None       # ticks_ms of the PIN lock, or None
+        self.save_errors = 0            # state saves failed in a row
+        self.uplink_errors = 0          # uplink steps that raised (the loop went on)
+        self.net_dns = None             # the DNS server handed to hw/dns.py
+        self.cycle_ms = 0               # how long the last tick took
+        self.last_tick = None           # ticks_ms of the last tick
+        # Building is done once: its code (firmware.startup) goes back to
+        # the heap afterwards. It builds the parts in the order that suits
+        # the heap (the largest attribute tables first).
         from firmware import startup
         try:
-            startup.build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path, safe)
+            self.reset_cause = startup.reset_cause()
+            (self.gen, self.counters, self.buses, self.devices, self.poller, self.snap,
+             self.dispatch, self.shedding, self.actuators, self.alarms,
+             self.persist) = startup.control(cfg, self.actuator_faults)
+            self.decision = self.dispatch.d
+            from firmware import site       # loaded by preload(), in its place on the heap
+            self._site = site
+            self.state_note = startup.restore(self.gen, self.counters, state_path)
+            self.elog = startup.event_log()
+            self.summary = startup.summary(cfg)     # printed once by run(), then dropped
+            self.net, self.timesync = startup.network(cfg)
+            self.uplink = startup.uplink(self, cfg)     # None with MQTT off
+            self.failsafe = startup.failsafe(self, cfg) if safe else None
         finally:
             forget('firmware.startup')
+        self._saved = (self.gen.state, self.gen.mode, self.shedding.n_shed)
         gc.collect()
 
     def save(self):
@@ -90,18 +113,30 @@ class App:
         sh = self.shedding.tick(now, snap, d.on_battery)
         for a in self.actuators:
             a.apply(now)
-        dt = ticks_diff(now, self._last) if self._last is not None else 0
-        self._last = now
+        dt = ticks_diff(now, self.last_tick) if self.last_tick is not None else 0
+        self.last_tick = now
         self.counters.tick(snap, dt, gen.feedback is True, sh.n_shed)
         self._alarms(now, ts, snap)
-        if self.uplink is not None:
-            self.uplink.step(now, ts, snap)
+        # The state first: nothing the link does may keep it off the flash.
         saved = self._saved
         changed = saved[0] != gen.state or saved[1] != gen.mode or saved[2] != sh.n_shed
         if (self.persist.due(now, changed) or self.save_errors) and self.save():
             self.persist.wrote(now)
+        self._uplink_step(now, ts, snap)
         self.cycle_ms = ticks_diff(ticks_ms(), t0)
         return snap
+
+    def _uplink_step(self, now, ts, snap):
+        # The operator's link must never stop control: a failure in it is
+        # counted and said, as the console's are, and the loop goes on.
+        if self.uplink is None:
+            return
+        try:
+            self.uplink.step(now, ts, snap)
+        except Exception as e:
+            self.uplink_errors += 1
+            if self.uplink_errors == 1 or self.uplink_errors % 100 == 0:
+                print('uplink error (%d so far): %r' % (self.uplink_errors, e))
 
     def _safe_tick(self):
         # Nothing polled or decided: the outputs held fail-safe, the alarm
@@ -115,8 +150,7 @@ class App:
         self.alarms.set('safe_mode', True, now, ts)
         self.alarms.set('actuator_fault', len(self.actuator_faults) > 0, now, ts)
         self.alarms.set('clock_not_set', not clock.valid, now, ts)
-        if self.uplink is not None:
-            self.uplink.step(now, ts, snap)
+        self._uplink_step(now, ts, snap)
         return snap
 
     def _network(self, now):
@@ -166,14 +200,21 @@ class App:
             print('EVENT ' + e)
             self.elog.add(ts, e)
             if up is not None:
-                up.event(ts, e)
+                self._uplink_event(ts, e, None)
         if self.notes:
             for text, who in self.notes:
                 print('EVENT %s (by %s)' % (text, who))
                 self.elog.add(ts, '%s (by %s)' % (text, who))
                 if up is not None:
-                    up.event(ts, text, who)
+                    self._uplink_event(ts, text, who)
             self.notes.clear()
+
+    def _uplink_event(self, ts, text, who):
+        try:
+            self.uplink.event(ts, text, who)
+        except Exception as e:
+            self.uplink_errors += 1
+            print('uplink error (%d so far): %r' % (self.uplink_errors, e))
 
     def drain_events(self):
         """Generator transitions and load trips since the last call, as text."""

@@ -93,7 +93,7 @@ def with_change(raw, key, value):
 def validate(raw):
     """(full config, None) or (None, the reason)."""
     from firmware import config as config_mod
-    from firmware.app import forget
+    from firmware.modules import forget
     try:
         return config_mod.validate(raw), None
     except config_mod.ConfigError as e:

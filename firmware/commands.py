@@ -8,26 +8,12 @@
 # MicroPython has hashlib.sha256 but no hmac module: HMAC is built here.
 import json
 import hashlib
+from firmware.actions import Refused, TABLE, check, type_ok
 
 MAX_PAYLOAD = 1024      # bytes; a command is small, a bigger one is refused unread
 WINDOW_S = 300          # a command's ts must be this close to our clock
 SEEN_IDS = 64           # ids remembered against replay (older ones fall out of the window)
 _BLOCK = 64             # SHA-256 block size
-
-# Command name -> the args it takes: (name, type) pairs; type is str, int,
-# 'num' (int or float) or 'any' (any JSON value, checked by the handler).
-COMMANDS = {
-    'gen_start': (),
-    'gen_stop': (),
-    'gen_mode': (('mode', str),),
-    'gen_reset': (),
-    'alarm_ack': (('code', str),),
-    'load_shed': (('name', str),),
-    'load_restore': (('name', str),),
-    'config_set': (('key', str), ('value', 'any')),
-    'telemetry_now': (),
-    'reboot': (),
-}
 
 
 def hmac_sha256(key, msg):
@@ -67,20 +53,6 @@ def _same(a, b):
     for i in range(len(a)):
         d |= ord(a[i]) ^ ord(b[i])
     return d == 0
-
-
-class Refused(Exception):
-    """A command that is not carried out; str() is the reason sent back."""
-
-
-def _type_ok(v, t):
-    if t == 'any':
-        return True
-    if v is True or v is False:
-        return False
-    if t == 'num':
-        return isinstance(v, (int, float))
-    return isinstance(v, t)
 
 
 class Verifier:
@@ -126,10 +98,10 @@ class Verifier:
             if cid is None:
                 raise Refused('id missing or not a string/integer')
             name = cmd.get('cmd')
-            if not isinstance(name, str) or name not in COMMANDS:
+            if not isinstance(name, str) or name not in TABLE:
                 raise Refused('unknown command %r' % (name,))
             ts = cmd.get('ts')
-            if not _type_ok(ts, 'num'):
+            if not type_ok(ts, 'num'):
                 raise Refused('ts missing or not a number')
             if ts < now - self.window_s or ts > now + self.window_s:
                 raise Refused('ts outside the replay window (%d s)' % self.window_s)
@@ -140,16 +112,7 @@ class Verifier:
                 args = {}
             if not isinstance(args, dict):
                 raise Refused('args must be an object')
-            spec = COMMANDS[name]
-            names = [a for a, _ in spec]
-            for k in args:
-                if k not in names:
-                    raise Refused('%s takes no arg %r' % (name, k))
-            for a, t in spec:
-                if a not in args:
-                    raise Refused('%s needs arg %r' % (name, a))
-                if not _type_ok(args[a], t):
-                    raise Refused('%s: arg %r has the wrong type' % (name, a))
+            check(name, args)
         except Refused as e:
             self.refused += 1
             return cid, str(e)

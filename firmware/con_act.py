@@ -1,67 +1,54 @@
-# Console commands that act: the generator, the loads, the alarms, reboot.
-# Each is an event (who: console). Loaded for one command at a time.
-from firmware.compat import ticks_ms
+# Console commands that act on the site: the console's words for rows of
+# the command table (firmware/actions.py), which carries them out. Each is
+# an event (who: console). Loaded for one command at a time.
 from firmware.console_cmd import Usage, want, note
+
+_GEN = {'start': 'gen_start', 'stop': 'gen_stop', 'reset': 'gen_reset',
+        'service': 'gen_service_done'}
+
+
+def command(name, args):
+    """(table name, its args, the event's text or None) for console words;
+    Usage when they name no command."""
+    if name == 'gen':
+        want(args, 1)
+        sub = args[0].lower()
+        if sub in ('auto', 'manual', 'off'):
+            return 'gen_mode', {'mode': sub}, 'gen ' + sub
+        if sub in _GEN:
+            return _GEN[sub], {}, 'gen ' + sub
+        raise Usage()
+    if name == 'shed' or name == 'restore':
+        want(args, 1)
+        return 'load_' + name, {'name': args[0]}, 'load %s %s' % (args[0], name)
+    if name == 'ack':
+        want(args, 1)
+        return 'alarm_ack', {'code': args[0]}, None     # the alarm's own event says it
+    if name == 'reboot':
+        want(args, 0)
+        return 'reboot', {}, 'reboot'
+    raise Usage()
+
+
+def changes(name, args):
+    """Whether the command changes the site (the console asks for its PIN
+    first); words that name no command ask for it too, then show the usage."""
+    from firmware.actions import TABLE
+    try:
+        return TABLE[command(name, args)[0]][2]
+    except Usage:
+        return True
 
 
 def run(con, name, args, text, now):
-    globals()['c_' + name](con, args, text, now)
-
-
-def c_gen(con, args, text, now):
-    want(args, 1)
-    g = con.app.gen
-    sub = args[0].lower()
-    if sub == 'start':
-        err = g.start()
-    elif sub == 'stop':
-        err = g.stop()
-    elif sub in ('auto', 'manual', 'off'):
-        g.set_mode(sub)
-        err = None
-    elif sub == 'reset':
-        g.reset()
-        err = None
-    else:
-        raise Usage()
-    if err:
-        print('refused: ' + err)
+    from firmware import actions
+    cmd, a, event = command(name, args)
+    app = con.app
+    try:
+        done = actions.run(app, cmd, a, app.snap['ts'] or 0, 'console')
+    except actions.Refused as e:
+        print('refused: ' + str(e))
         return
-    note(con, 'gen ' + sub)
-    print('ok: generator %s, mode %s' % (g.state_name, g.mode))
-
-
-def _load_cmd(con, args, shed):
-    want(args, 1)
-    sh = con.app.shedding
-    try:
-        (sh.force_shed if shed else sh.force_restore)(args[0], ticks_ms())
-    except ValueError as e:
-        raise Usage(str(e) + (' (loads: %s)' % ', '.join(sh.names) if 'no load' in str(e) else ''))
-    note(con, 'load %s %s' % (args[0], 'shed' if shed else 'restore'))
-    print('ok: %s %s' % (args[0], 'shed' if shed else 'restored'))
-
-
-def c_shed(con, args, text, now):
-    _load_cmd(con, args, True)
-
-
-def c_restore(con, args, text, now):
-    _load_cmd(con, args, False)
-
-
-def c_ack(con, args, text, now):
-    want(args, 1)
-    code = args[0]
-    try:
-        n = con.app.alarms.ack(code, con.app.snap['ts'] or 0, 'console')
-    except ValueError as e:
-        raise Usage(str(e))
-    print('acknowledged %d' % n if n else 'nothing to acknowledge')
-
-
-def c_reboot(con, args, text, now):
-    want(args, 0)
-    note(con, 'reboot')
-    con.app.reboot_requested = True
-    print('saving state and rebooting...')
+    if event is not None:
+        note(con, event)
+    print('ok: ' + done)

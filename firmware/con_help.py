@@ -9,8 +9,9 @@ HELP = {
     'read': ('read DEV', "a device's decoded values"),
     'raw': ('raw BUS UNIT FC ADDR N', 'raw Modbus read for diagnostics (FC 3 or 4, N <= 125; '
             'read only)'),
-    'gen': ('gen start|stop|auto|manual|off|reset',
-            'start/stop (manual mode), set the mode, or reset a lockout'),
+    'gen': ('gen start|stop|auto|manual|off|reset|service',
+            'start/stop (manual mode), set the mode, reset a lockout, or record a service '
+            '(clears gen_service_due)'),
     'shed': ('shed LOAD', "open a load's contactor (held until restore)"),
     'restore': ('restore LOAD', "close a shed load's contactor"),
     'alarms': ('alarms', 'active alarms, most severe first'),
@@ -45,7 +46,7 @@ def run(con, name, args, text, now):
         if al:
             print('  aliases: ' + ' '.join(sorted(al)))
         changes = CMDS[name][1]
-        if changes is True:
+        if changes == 'table':
             print('  needs the PIN')
         elif changes:
             print('  needs the PIN: ' + ', '.join(changes))

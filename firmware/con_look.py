@@ -50,7 +50,10 @@ def c_status(con, args, text, now):
     if up is None:
         print('link: MQTT disabled (mqtt.enabled false)')
     else:
-        print('link: %s' % ('up' if up.link.up else 'down (%s)' % up.link.last_error))
+        print('link: %s%s%s' % ('up' if up.link.up else 'down (%s)' % up.link.last_error,
+                                ', %d records lost to flash errors' % up.spool_errors
+                                if up.spool_errors else '',
+                                ', %d uplink errors' % app.uplink_errors if app.uplink_errors else ''))
     n = app.net.status()
     print('net: %s %s%s (ups %d, failures %d%s)' % (
         n['kind'], n['state'], ' ' + n['ip'] if n['ip'] else '', n['ups'], n['failures'],

@@ -153,7 +153,7 @@ class Console:
             self.cfg_changed = []
         print('console: ' + why)
         if 'firmware.console_cmd' in sys.modules:
-            from firmware.app import forget
+            from firmware.modules import forget
             forget('firmware.console_cmd')
 
     # Wrong PINs are counted on the App, so that ending a session (which

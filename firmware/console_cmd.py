@@ -7,15 +7,15 @@ import gc
 import sys
 from firmware.compat import ticks_ms, ticks_diff
 
-# name: (group module, changes: None = never, True = always, or the
-# subcommands that do)
+# name: (group module, changes: None = never, 'table' = as the command
+# table says (firmware/actions.py), or the subcommands that do)
 CMDS = {
     'help': ('con_help', None), 'status': ('con_look', None), 'devices': ('con_look', None),
     'read': ('con_look', None), 'raw': ('con_look', None), 'alarms': ('con_look', None),
     'log': ('con_look', None), 'counters': ('con_look', None), 'version': ('con_look', None),
     'watch': ('con_look', None), 'lock': ('con_look', None), 'exit': ('con_look', None),
-    'gen': ('con_act', True), 'shed': ('con_act', True), 'restore': ('con_act', True),
-    'ack': ('con_act', True), 'reboot': ('con_act', True),
+    'gen': ('con_act', 'table'), 'shed': ('con_act', 'table'), 'restore': ('con_act', 'table'),
+    'ack': ('con_act', 'table'), 'reboot': ('con_act', 'table'),
     'config': ('con_cfg', ('set', 'save', 'revert')),
 }
 ALIASES = {'?': 'help', 'h': 'help', 's': 'status', 'st': 'status', 'd': 'devices',
@@ -77,20 +77,22 @@ def _run(con, text, now):
         print("unknown command %r: 'help' lists the commands" % words[0][:20])
         return
     group, changes = spec
-    if changes is not None and changes is not True:
-        changes = len(words) > 1 and words[1].lower() in changes
-    if changes and con.pin and not con.unlocked:
-        if con.pin_locked(now):
-            print('PIN locked after wrong entries: try again in %d s' % pin_wait(con, now))
-            return
-        con.pending = text
-        return
     mod = 'firmware.' + group
     gc.collect()
     try:
+        if changes == 'table':
+            __import__(mod)
+            changes = sys.modules[mod].changes(name, words[1:])
+        elif changes is not None:
+            changes = len(words) > 1 and words[1].lower() in changes
+        if changes and con.pin and not con.unlocked:
+            if con.pin_locked(now):
+                print('PIN locked after wrong entries: try again in %d s' % pin_wait(con, now))
+            else:
+                con.pending = text      # the next line is the PIN
+            return
         __import__(mod)
-        m = sys.modules[mod]
-        m.run(con, name, words[1:], text, now)
+        sys.modules[mod].run(con, name, words[1:], text, now)
     except Usage as e:
         if e.args:
             print(e.args[0])
@@ -98,7 +100,8 @@ def _run(con, text, now):
             from firmware.con_help import usage
             print('usage: ' + usage(name))
     finally:
-        from firmware.app import forget
+        from firmware.modules import forget
         forget(mod)
         forget('firmware.con_help')
         forget('firmware.cfgedit')
+        forget('firmware.actions')

@@ -5,7 +5,8 @@ import gc
 import json
 import sys
 from firmware.compat import ticks_ms
-from firmware.app import forget, VERSION
+from firmware.modules import forget
+from firmware import VERSION
 
 
 def load_config(path, lkg):
@@ -168,9 +169,11 @@ def _drop_unused(cfg):
         forget('firmware.hw.umodbus_lean')
 
 
-def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path, safe):
-    """Fill a new App: every part, the saved state, the uplink; in safe
-    mode (`safe`: why) its outputs held fail-safe (firmware/safemode.py)."""
+def control(cfg, faults):
+    """The control parts, largest attribute tables first while the heap
+    still has contiguous room for them; each config section goes back to
+    the heap as soon as its part is built (start-up is the heap's peak).
+    Actuators the board refuses are named in `faults`."""
     preload()           # a no-op when load_config() did it
     _drop_unused(cfg)
     from firmware import site
@@ -180,74 +183,58 @@ def build_app(self, cfg, warning, state_path, cfg_path, cfg_lkg_path, safe):
     from firmware.alarms import Alarms
     from firmware.counters import Counters
     from firmware.hw import actuators
-    self.cfg = cfg
-    self.warning = warning
-    self.state_path = state_path
-    self.cfg_path = cfg_path
-    self.cfg_lkg_path = cfg_lkg_path
-    self.cfg_on_flash_changed = False   # config.json saved since start (not running yet)
-    self.version = VERSION
-    self.reset_cause = reset_cause()
-    self.t_start = ticks_ms()
-    # The objects with the largest attribute tables first, while the
-    # heap still has contiguous room for them.
-    self.gen = Generator(cfg['generator'], cfg['utc_offset_min'])
-    self.counters = Counters(cfg['generator'])
-    # Each config section goes back to the heap as soon as its part is
-    # built (the part keeps what it uses): start-up is the heap's peak.
-    self.buses, self.devices, self.poller = build(cfg)
+    from firmware.persist import Persist
+    gen = Generator(cfg['generator'], cfg['utc_offset_min'])
+    counters = Counters(cfg['generator'])
+    buses, devices, poller = build(cfg)
     del cfg['buses']
     del cfg['devices']
     gc.collect()
-    self.snap = site.new(self.devices)
-    self._site = site
-    self.dispatch = Dispatch(cfg.pop('dispatch'), cfg['utc_offset_min'],
-                             [d.values for d in self.devices if d.kind == 'bms'])
-    self.shedding = Shedding(cfg.pop('loads'))
-    self.decision = self.dispatch.d
-    self.actuator_faults = []       # actuators the board refused: named by the alarm
-    self.actuators = actuators.build(cfg, self.devices, self.gen, self.shedding,
-                                     self.actuator_faults)
-    for f in self.actuator_faults:
+    snap = site.new(devices)
+    dispatch = Dispatch(cfg.pop('dispatch'), cfg['utc_offset_min'],
+                        [d.values for d in devices if d.kind == 'bms'])
+    shedding = Shedding(cfg.pop('loads'))
+    acts = actuators.build(cfg, devices, gen, shedding, faults)
+    for f in faults:
         print('WARNING: cannot drive ' + f)
-    self.alarms = Alarms(cfg.pop('alarms'), [d.name for d in self.devices])
-    from firmware.persist import Persist
-    self.persist = Persist(cfg['persist_s'])
-    self.state_note = restore(self)
-    forget('firmware.store')
+    alarms = Alarms(cfg.pop('alarms'), [d.name for d in devices])
+    return (gen, counters, buses, devices, poller, snap, dispatch, shedding, acts, alarms,
+            Persist(cfg['persist_s']))
+
+
+def event_log():
     from firmware.eventlog import EventLog
-    self.elog = EventLog()
-    self.notes = []             # (text, who): changes made by a person
-    self.reboot_requested = False
-    self.summary = summary(cfg)
+    return EventLog()
+
+
+def network(cfg):
+    """The network link (hw/net.py, or the host's) and the clock's NTP
+    client (None without net.ntp_host); the clock starts counting here."""
     start_clock()
     ncfg = cfg.pop('net')
     if ncfg['kind'] == 'host':
         from firmware.hw.net_host import HostNet as Net
     else:
         from firmware.hw.net import Net
-    self.net = Net(ncfg)
-    self.net_dns = None             # the DNS server handed to hw/dns.py
-    self.timesync = None
+    ts = None
     if ncfg['ntp_host']:
         from firmware.hw.timesync import TimeSync
-        self.timesync = TimeSync(ncfg['ntp_host'], ncfg['ntp_s'])
-    self.uplink = None
+        ts = TimeSync(ncfg['ntp_host'], ncfg['ntp_s'])
+    return Net(ncfg), ts
+
+
+def uplink(app, cfg):
     mcfg = cfg.pop('mqtt')
-    if mcfg['enabled']:
-        from firmware.uplink import Uplink
-        self.uplink = Uplink(self, mcfg, cfg['site_id'])
-    self.pin_wrong = 0              # the console's wrong PINs in a row (kept across sessions)
-    self.pin_locked_at = None
-    self._saved = (self.gen.state, self.gen.mode, self.shedding.n_shed)
-    self.save_errors = 0
-    self._last = None
-    self.cycle_ms = 0
-    self.safe = safe
-    self.failsafe = None
-    if safe:
-        from firmware.safemode import FailSafe
-        self.failsafe = FailSafe(self, cfg['safe_mode']['gen_relay'])
+    if not mcfg['enabled']:
+        return None
+    from firmware.uplink import Uplink
+    return Uplink(app, mcfg, cfg['site_id'])
+
+
+def failsafe(app, cfg):
+    """Safe mode's outputs, held fail-safe (firmware/safemode.py)."""
+    from firmware.safemode import FailSafe
+    return FailSafe(app, cfg['safe_mode']['gen_relay'])
 
 
 def summary(cfg):
@@ -301,17 +288,19 @@ def reset_cause():
     return str(c)
 
 
-def restore(app):
+def restore(gen, counters, path):
     """Generator state and counters from flash; a corrupt or missing
     file falls back to its last good copy, then to a fresh start."""
     from firmware import store
-    obj, source, err = store.load(app.state_path)
+    try:
+        obj, source, err = store.load(path)
+    finally:
+        forget('firmware.store')
     if obj is None:
         return 'no saved state (%s)' % err
     try:
-        app.gen.from_dict(obj.get('gen', {}))
-        app.counters.from_dict(obj.get('counters', {}))
+        gen.from_dict(obj.get('gen', {}))
+        counters.from_dict(obj.get('counters', {}))
     except (ValueError, TypeError, AttributeError) as e:
         return 'saved state refused (%s)' % e
     return 'state from %s%s' % (source, ' (%s)' % err if err else '')
-

@@ -74,6 +74,7 @@ class Uplink:
             self.link.t_ha = self.link.topic('ha/gen/set')
             self.link.on_ha = self._incoming_ha
         self.force = False
+        self.spool_errors = 0       # records lost because the flash refused them
         self._connects = 0          # link.connects when state/alarms were last sent
         self._alarms_dirty = True
         self._state_key = None      # (gen state, mode) last sent
@@ -86,7 +87,7 @@ class Uplink:
     def _discovery(self):
         """One Home Assistant discovery message a cycle after each connect."""
         from firmware import ha
-        from firmware.app import forget
+        from firmware.modules import forget
         try:
             if self._ha_i >= ha.count():
                 self._ha_i = None
@@ -129,7 +130,12 @@ class Uplink:
         suffix, ring = self.rings[k]
         if ring.peek() is None and self.link.publish(suffix, payload, False, 1):
             return
-        ring.append(k, payload)
+        try:
+            ring.append(k, payload)
+        except OSError:
+            # A full or failing flash: the record is lost, counted in the
+            # state; the loop goes on.
+            self.spool_errors += 1
 
     def _replay(self):
         n = 0
@@ -174,7 +180,8 @@ class Uplink:
                 return
         tel_ring = self.rings[0][1]
         ev_ring = self.rings[1][1]
-        key = (g.state, g.mode, tel_ring.dropped, ev_ring.dropped, clock.valid, a.net.up)
+        key = (g.state, g.mode, tel_ring.dropped, ev_ring.dropped, self.spool_errors, clock.valid,
+               a.net.up)
         if fresh or key != self._state_key or self._state_t is None \
                 or ticks_diff(now, self._state_t) >= STATE_S * 1000:
             c = a.counters
@@ -185,6 +192,7 @@ class Uplink:
                      'diesel_l': c.diesel_l, 'pv_kwh': c.pv_kwh, 'grid_kwh': c.grid_kwh,
                      'gen_kwh': c.gen_kwh, 'load_kwh': c.load_kwh, 'shed_min': c.shed_min,
                      'dropped_telemetry': tel_ring.dropped, 'dropped_events': ev_ring.dropped,
+                     'spool_errors': self.spool_errors,
                      'net': a.net.status(), 'safe_mode': a.safe}
             if a.timesync is not None:
                 state['ntp'] = a.timesync.status()
@@ -217,22 +225,12 @@ class Uplink:
 
     # --- in --------------------------------------------------------------
     def _commands(self, ts):
-        while self.ha_inbox:
-            # Home Assistant's switch: unsigned, so only with ha_commands.
-            p = self.ha_inbox.pop(0)
-            g = self.app.gen
-            if p == b'ON':
-                name, err = 'gen_start', g.start()
-            elif p == b'OFF':
-                name, err = 'gen_stop', g.stop()
-            else:
-                name, err = 'gen_switch', 'payload must be ON or OFF'
-            self.event(ts, 'command %s %s (ha)%s' % (
-                name, 'done' if err is None else 'refused', '' if err is None else ': ' + err))
+        if self.ha_inbox:
+            self._ha_commands(ts)
         if self.inbox:
             # Commands come a few a day: their checks and handlers are
             # loaded for them, not kept.
-            from firmware.app import forget
+            from firmware.modules import forget
             try:
                 from firmware import remote
                 remote.run(self, ts, CMDS_PER_TICK)
@@ -241,6 +239,25 @@ class Uplink:
             finally:
                 forget('firmware.remote')
                 forget('firmware.commands')
+                forget('firmware.actions')
+
+    def _ha_commands(self, ts):
+        # Home Assistant's switch: unsigned, so only with ha_commands.
+        from firmware.modules import forget
+        try:
+            from firmware import actions
+            while self.ha_inbox:
+                p = self.ha_inbox.pop(0)
+                if p == b'ON' or p == b'OFF':
+                    name = 'gen_start' if p == b'ON' else 'gen_stop'
+                    err = actions.attempt(self.app, name, {}, ts, 'ha')
+                else:
+                    name, err = 'gen_switch', 'payload must be ON or OFF'
+                self.event(ts, actions.event_text(name, 'ha', err))
+        except MemoryError:
+            pass        # what is left waits in the inbox for the next cycle
+        finally:
+            forget('firmware.actions')
 
     # --- the loop's call ---------------------------------------------------
     def step(self, now, ts, snap):

@@ -218,6 +218,28 @@ def test_gen_start_from_the_console_reaches_the_emulated_genset(site):
     assert cab.emu.state()["gen"]["state"] == "stopped"
 
 
+def test_gen_service_clears_the_service_due_alarm(site, tmp_path):
+    # The genset's own counter says 1,000 run hours (the emulator's
+    # DSE 1798); the state on flash says it was last serviced at 0 h, with a
+    # service every 250 h: due. `gen service` (the command table's
+    # gen_service_done) records the service at 1,000 h and the alarm clears.
+    from firmware import store
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    store.save(str(flash / "state.json"), {"gen": {"run_s": 3600000, "service_base_s": 0},
+                                           "counters": {}})
+    cab = site.cabinet(start_hour=12.0)
+    t = site.terminal(cab, flash=str(flash))
+    t.wait("alarm gen_service_due raise", 20, since=0)
+    assert "gen_service_due" in t.cmd("alarms")
+    t.cmd("gen service", "PIN: ")
+    out = t.cmd(PIN)
+    assert "ok: service recorded at 1000.0 run hours; next due at 1250.0" in out, out
+    t.wait("alarm gen_service_due clear", 10)
+    assert "gen_service_due" not in t.cmd("alarms")
+    assert "gen service (by console)" in t.cmd("log 20")
+
+
 @on_both
 def test_config_set_save_revert_across_a_reboot(site, micropython):
     cab = site.cabinet(start_hour=12.0)

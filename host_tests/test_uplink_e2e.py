@@ -134,6 +134,12 @@ def test_telemetry_commands_and_an_outage(tmp_path, micropython):
         assert r == {"id": r["id"], "status": "error", "reason": "bad signature"}
         r = op.command("load_shed", {"name": "nope"})
         assert r["status"] == "error" and "no load named" in r["reason"]
+        # The service reset (the command table's gen_service_done, also the
+        # console's `gen service`): done, with its event.
+        r = op.command("gen_service_done")
+        assert r["status"] == "ok", r
+        assert any(t.endswith("/event") and "command gen_service_done done (mqtt)" in p
+                   for t, p in op.all), op.all[-10:]
 
         # The broker freezes: records wait on flash and come back in order
         # when the link returns. QoS 1 is at least once (a publish whose

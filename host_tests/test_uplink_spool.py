@@ -3,6 +3,8 @@
 # holds drops the oldest telemetry, counts the drop and reports it in the
 # retained state; events made during the outage are kept and delivered.
 import json
+import os
+import shutil
 import time
 
 from test_uplink_reboot import drain, seqs
@@ -44,3 +46,35 @@ def test_full_spool_drops_oldest_telemetry_counts_it_and_keeps_events(tmp_path, 
     # go behind the backlog, perhaps once more while it drains.
     assert missing[0] > before, (before, missing)
     assert st["dropped_events"] == 0
+
+
+def test_a_spool_the_flash_refuses_costs_records_never_the_loop_or_the_state(tmp_path, mqtt_site):
+    # The link is down and the flash refuses the spool's writes (the spool
+    # folder is gone, a file in its place: every open fails, as on a full
+    # LittleFS). Control and the state save go on every cycle; the lost
+    # records are counted in the retained state once the link is back.
+    s = mqtt_site(start_hour=12.0)
+    broker, op, cfg = s.broker, s.op, s.cfg
+    cfg["persist_s"] = 10
+    fw = s.start()
+    assert fw.wait_for("LINK up", 30), fw.lines[-20:]
+    spool = os.path.join(str(tmp_path), "flash", "spool")
+    shutil.rmtree(spool)
+    with open(spool, "w") as f:
+        f.write("not a folder")
+    state = os.path.join(str(tmp_path), "flash", "state.json")
+    broker.freeze()
+    t_frozen = time.time()
+    time.sleep(14)
+    assert os.path.getmtime(state) > t_frozen + 1          # saved during the outage
+    broker.thaw()
+    deadline = time.time() + 40
+    st = None
+    while time.time() < deadline:
+        drain(op, 1)
+        got = [json.loads(p) for t, p in op.all if t.endswith("/state")]
+        if got and got[-1]["spool_errors"] > 0:
+            st = got[-1]
+            break
+    assert st is not None, fw.lines[-20:]
+    assert not [l for l in fw.lines if "ERROR in cycle" in l], fw.lines[-20:]

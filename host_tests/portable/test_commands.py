@@ -3,6 +3,7 @@
 # types, unknown, oversize) with the id echoed where it could be read.
 import json
 from firmware import commands as C
+from firmware.actions import TABLE
 
 KEY = 'site-key-0042'
 NOW = 1767261600
@@ -101,8 +102,8 @@ def test_replay_is_refused_across_verifiers_sharing_the_seen_ids():
 
 def test_every_command_of_the_interface_is_known():
     for name in ('gen_start', 'gen_stop', 'gen_mode', 'gen_reset', 'alarm_ack', 'load_shed',
-                 'load_restore', 'config_set', 'telemetry_now', 'reboot'):
-        assert name in C.COMMANDS
+                 'load_restore', 'config_set', 'telemetry_now', 'reboot', 'gen_service_done'):
+        assert name in TABLE
     v = C.Verifier(KEY)
     cmd, err = v.check(env('config_set', {'key': 'poll_s', 'value': 5}), NOW)
     assert err is None and cmd['args'] == {'key': 'poll_s', 'value': 5}
