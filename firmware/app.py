@@ -413,7 +413,7 @@ def run(path=CONFIG):
                 if con is None and watch is not None:
                     for _ in watch.ipoll(0):
                         try:
-                            from firmware.console import Console
+                            from firmware.console.input import Console
                             con = Console(app, ccfg, watch)
                         except MemoryError:
                             print('console: not enough memory now')

@@ -130,13 +130,13 @@ def later_modules(cfg):
     if ntp or mqtt or named:
         names.append('firmware.hw.dns')     # (an IP literal connects without it)
     if mqtt:
-        names += ['firmware.uplink', 'firmware.remote', 'firmware.hw.mqtt_sock',
+        names += ['firmware.uplink.uplink', 'firmware.uplink.remote', 'firmware.hw.mqtt_sock',
                   'umqtt.simple']
         if m.get('ha_discovery') is True:
-            names.append('firmware.ha')
+            names.append('firmware.uplink.ha')
     if _section(cfg, 'console').get('enabled', True) is not False:
-        names += ['firmware.console', 'firmware.con_look', 'firmware.con_act',
-                  'firmware.con_cfg', 'firmware.con_help']
+        names += ['firmware.console.' + m for m in ('input', 'cmdline', 'look', 'act', 'cfg',
+                                                    'help')]
     # (firmware.safemode is loaded only by a start in safe mode, on a whole heap.)
     return names
 
@@ -227,7 +227,7 @@ def uplink(app, cfg):
     mcfg = cfg.pop('mqtt')
     if not mcfg['enabled']:
         return None
-    from firmware.uplink import Uplink
+    from firmware.uplink.uplink import Uplink
     return Uplink(app, mcfg, cfg['site_id'])
 
 

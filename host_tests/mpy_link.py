@@ -1,5 +1,5 @@
 # Runs in the MicroPython unix port from the repo root (host_tests/
-# test_link.py starts it): firmware.link against a real broker for a while,
+# test_link.py starts it): firmware.uplink.link against a real broker for a while,
 # publishing a numbered message every period and answering commands, and
 # printing what happens: UP, DOWN <error>, CMD <payload>, PUB <seq> <ok>,
 # SLOW <ms> for a loop turn (step and publish) of 50 ms or more, and at the
@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, '.')
 sys.path.insert(0, 'lib')
-from firmware.link import Link   # noqa: E402
+from firmware.uplink.link import Link   # noqa: E402
 
 host, port, secs, period, tmo = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), \
     int(sys.argv[4]), float(sys.argv[5])

@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, '.')
 sys.path.insert(0, 'host_tests')
-from firmware.ring import Ring   # noqa: E402
+from firmware.uplink.ring import Ring   # noqa: E402
 from lfs_ram import BLOCK, BLOCKS, MNT, RamFlash, mount, umount  # noqa: E402
 
 

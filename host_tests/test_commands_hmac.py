@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import os
 
-from firmware import commands
+from firmware.uplink import commands
 
 
 def test_hmac_matches_cpython_hmac():

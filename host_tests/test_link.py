@@ -1,4 +1,4 @@
-# firmware.link in the MicroPython unix port against a real mosquitto, with
+# firmware.uplink.link in the MicroPython unix port against a real mosquitto, with
 # paho-mqtt as the operator: retained status and last will, commands in,
 # and a broker that freezes, dies and comes back never stalling the loop
 # for longer than mqtt.timeout_s. On both interpreters, but TLS: the

@@ -1,5 +1,5 @@
 # tools/monitor.py against a real mosquitto: a signed command that a site
-# (here a paho stand-in checking it with firmware.commands) accepts or
+# (here a paho stand-in checking it with firmware.uplink.commands) accepts or
 # refuses, and the live view of a site's messages.
 import json
 import os
@@ -10,7 +10,7 @@ import time
 import paho.mqtt.client as mqtt
 
 from conftest import ROOT
-from firmware import commands
+from firmware.uplink import commands
 
 MONITOR = os.path.join(ROOT, "tools", "monitor.py")
 KEY = "bts-key"

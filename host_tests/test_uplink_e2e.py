@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 from broker import Broker
 from cabinet import Cabinet
 from conftest import board_heap, on_both
-from firmware import commands
+from firmware.uplink import commands
 from test_generator_e2e import Firmware, fw_config
 
 KEY = "bts-0042-key"

@@ -39,7 +39,7 @@ missing from first..last received is a loss; a new seq below the highest
 seen is an out-of-order error. Records still on the board's flash when the
 run ends are not counted (the last seq counted is the highest received).
 
-The rings' drop counters (firmware/ring.py, Ring.dropped) are read as the
+The rings' drop counters (firmware/uplink/ring.py, Ring.dropped) are read as the
 firmware publishes them, in its retained state (dropped_telemetry,
 dropped_events: sent on a change and after every reconnect); the highest
 seen is reported, or "not published" by a firmware without them. The bench
@@ -90,7 +90,7 @@ from test_generator_e2e import Firmware  # noqa: E402
 from test_uplink_e2e import Operator, config  # noqa: E402
 
 TOPIC = "sites/BTS-0042/"
-RING_SEG_BYTES = 4096   # firmware/uplink.py: Ring(spool, 'tel', 4096, spool_tel_kb // 4)
+RING_SEG_BYTES = 4096   # firmware/uplink/uplink.py: Ring(spool, 'tel', 4096, spool_tel_kb // 4)
 
 
 class Watch:

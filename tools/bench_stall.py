@@ -5,7 +5,7 @@
     .venv/bin/python tools/bench_stall.py [--freezes 10] [--down 3] [--timeout 1.0]
                                           [--micropython PATH]
 
-firmware.link in the MicroPython unix port (host_tests/mpy_link.py: each
+firmware.uplink.link in the MicroPython unix port (host_tests/mpy_link.py: each
 loop turn is link.step() and, every 200 ms, a QoS 1 publish, as the
 uplink's tick does) against a real mosquitto (tools/broker.py) that is
 frozen (SIGSTOP: TCP stays open, nothing answers) --freezes times for --down

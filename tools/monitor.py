@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import paho.mqtt.client as mqtt  # noqa: E402
 
-from firmware import commands  # noqa: E402
+from firmware.uplink import commands  # noqa: E402
 
 
 def client(args, name):

@@ -3,7 +3,7 @@
 # umqtt.simple 1.3.4 has no timeout of its own, and its check_msg()
 # toggles setblocking, which clears a socket timeout on the board: a broker
 # that accepts TCP and then never answers would hang the control loop.
-# Installed by firmware.link (as umqtt's usocket and ussl) before
+# Installed by firmware.uplink.link (as umqtt's usocket and ussl) before
 # umqtt.simple is used; nothing of the library is copied.
 #
 # mqtt.timeout_s bounds a whole operation of the link (a connect with its

@@ -63,18 +63,18 @@ def test_names_interned_at_start_follow_the_config():
     try:
         n = len(startup.BUILD_MODULES)
         base = startup.later_modules({})
-        assert tuple(base[:n]) == startup.BUILD_MODULES and 'firmware.console' in base
-        for m in ('firmware.uplink', 'umqtt.simple', 'firmware.hw.dns', 'firmware.hw.sntp',
+        assert tuple(base[:n]) == startup.BUILD_MODULES and 'firmware.console.input' in base
+        for m in ('firmware.uplink.uplink', 'umqtt.simple', 'firmware.hw.dns', 'firmware.hw.sntp',
                   'firmware.hw.sock_uart', 'firmware.hw.mbtcp', 'firmware.safemode'):
             assert m not in base
         mq = startup.later_modules({'mqtt': {'enabled': True}})
-        for m in ('firmware.uplink', 'firmware.remote', 'firmware.cfgedit',
+        for m in ('firmware.uplink.uplink', 'firmware.uplink.remote', 'firmware.cfgedit',
                   'firmware.hw.mqtt_sock', 'umqtt.simple', 'firmware.hw.dns'):
             assert m in mq
-        assert 'firmware.ha' not in mq
-        assert 'firmware.uplink' in startup.later_modules({'mqtt': {'host': 'broker'}})
+        assert 'firmware.uplink.ha' not in mq
+        assert 'firmware.uplink.uplink' in startup.later_modules({'mqtt': {'host': 'broker'}})
         ha = startup.later_modules({'mqtt': {'enabled': True, 'ha_discovery': True}})
-        assert 'firmware.ha' in ha
+        assert 'firmware.uplink.ha' in ha
         net = startup.later_modules({'net': {'kind': 'wlan'},
                                      'buses': {'gw': {'kind': 'rtu_tcp'}, 't': {'kind': 'tcp'}}})
         for m in ('firmware.hw.sntp', 'firmware.hw.timesync', 'firmware.hw.dns',

@@ -2,7 +2,7 @@
 # command is refused (unsigned, wrong key, replayed, stale, malformed, wrong
 # types, unknown, oversize) with the id echoed where it could be read.
 import json
-from firmware import commands as C
+from firmware.uplink import commands as C
 from firmware.actions import TABLE
 
 KEY = 'site-key-0042'

@@ -1,7 +1,7 @@
 # Store-and-forward ring on files: order, bounded size with counted drops
 # of the oldest, survival across a restart, torn records, pops persisted.
 import os
-from firmware.ring import Ring
+from firmware.uplink.ring import Ring
 
 BASE = '/tmp/sc_ring_test'
 
@@ -112,7 +112,7 @@ def test_two_rings_share_a_folder():
 
 
 def test_after_a_power_cut_at_most_pos_every_records_come_again():
-    from firmware import ring
+    from firmware.uplink import ring
     d = fresh('dups')
     r = Ring(d, 'tel', seg_bytes=4096)
     for i in range(50):

@@ -1,7 +1,7 @@
 # Telemetry records: every period, at once on a significant change (per
 # field deadband), never for noise; seq counts up; the payload's fields.
 import json
-from firmware.telemetry import Telemetry, DEADBANDS
+from firmware.uplink.telemetry import Telemetry, DEADBANDS
 from gen_sim import blank_snap
 
 

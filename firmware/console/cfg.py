@@ -3,7 +3,7 @@
 # good), revert. Loaded for one command at a time; the schema module
 # (firmware.config) only while a command checks a config.
 import json
-from firmware.console_cmd import Usage, want, note
+from firmware.console.words import Usage, want, note
 from firmware import cfgedit as E
 
 _DERIVED = ('quiet', 'from_min', 'to_min')     # filled in by validation, not keys

@@ -1,9 +1,9 @@
 # Console commands that look: the site, the devices, the alarms, the log.
-# Loaded for one command at a time by firmware.console_cmd.
+# Loaded for one command at a time by firmware.console.cmdline.
 import gc
 import sys
 from firmware.compat import ticks_ms, ticks_diff
-from firmware.console_cmd import Usage, want, number
+from firmware.console.words import Usage, want, number
 
 
 def run(con, name, args, text, now):

@@ -1,8 +1,8 @@
-# The operator's signed commands: each checked (firmware.commands), carried
+# The operator's signed commands: each checked (firmware.uplink.commands), carried
 # out through the command table (firmware.actions) and answered with exactly
 # one result. The uplink loads this only while commands wait in its inbox,
 # a few times a day, and unloads it afterwards.
-from firmware.commands import Verifier, result
+from firmware.uplink.commands import Verifier, result
 from firmware import actions
 from firmware import clock
 

@@ -4,7 +4,7 @@
 # Every socket operation has mqtt.timeout_s (see hw/mqtt_sock.py), so a
 # broker that is killed, refuses, freezes or crawls never holds the control
 # loop longer than that; a failure drops the link and the caller keeps what
-# it could not send (store and forward, firmware/ring.py).
+# it could not send (store and forward, firmware/uplink/ring.py).
 import os
 import sys
 from firmware.compat import ticks_ms, ticks_diff, ticks_add

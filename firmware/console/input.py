@@ -2,7 +2,7 @@
 # This part stays loaded and is small: it takes a few bytes at a time from
 # sys.stdin when select.poll says they are there (never blocking a tick),
 # edits the line itself (on the board characters arrive one by one, raw),
-# and hands each finished line to firmware.console_cmd, which is loaded
+# and hands each finished line to firmware.console.cmdline, which is loaded
 # only while a technician is at work and unloaded when the session ends.
 # Ctrl-C still raises KeyboardInterrupt (the UART's interrupt character),
 # so the REPL and mpremote work as before.
@@ -11,8 +11,6 @@ from firmware.compat import const, ticks_ms, ticks_diff
 
 LINE_MAX = const(160)       # the longest line the console takes
 BYTES_PER_POLL = const(128)  # a paste or a flood is taken in slices
-_PIN_TRIES = const(3)
-PIN_LOCK_MS = const(60000)  # after 3 wrong PINs, no PIN is taken this long
 
 
 class Console:
@@ -36,7 +34,7 @@ class Console:
         self.closed = False      # stdin at end of file: nobody can type
         self.active = True       # a session: made when a byte arrives, ends idle or at `exit`
         self.unlocked = False
-        self.pending = None      # a changing command waiting for the PIN
+        self.awaiting_pin = None  # a changing command's line, waiting for the PIN
         self._t_input = ticks_ms()
         self.watching = False
         self.cfg_pending = None  # config edits not saved yet (raw JSON)
@@ -109,7 +107,7 @@ class Console:
                 self._line[self._n] = c
                 self._n += 1
                 if self.echo:
-                    sys.stdout.write('*' if self.pending is not None else chr(c))
+                    sys.stdout.write('*' if self.awaiting_pin is not None else chr(c))
             else:
                 self._over = True
         # other control bytes and non-ASCII are ignored
@@ -122,14 +120,14 @@ class Console:
         self._n = 0
         self._over = False
         if over:
-            self.pending = None
+            self.awaiting_pin = None
             print('line too long: at most %d characters' % LINE_MAX)
             self.prompt()
             return
         text = bytes(self._line[:n]).decode().strip() if n else ''
         try:
-            from firmware import console_cmd
-            console_cmd.line(self, text)
+            from firmware.console import cmdline
+            cmdline.line(self, text)
         except MemoryError:
             print('console: not enough memory for that now, try again')
         except Exception as e:      # a console bug must never stop the loop
@@ -138,13 +136,13 @@ class Console:
             self.prompt()
 
     def prompt(self):
-        sys.stdout.write('PIN: ' if self.pending is not None else '> ')
+        sys.stdout.write('PIN: ' if self.awaiting_pin is not None else '> ')
 
     def end(self, why):
         """Close the session: lock, resume status lines, unload commands."""
         self.active = False
         self.unlocked = False
-        self.pending = None
+        self.awaiting_pin = None
         self.watching = False
         self._n = 0
         if self.cfg_pending is not None:
@@ -152,31 +150,6 @@ class Console:
             self.cfg_pending = None
             self.cfg_changed = []
         print('console: ' + why)
-        if 'firmware.console_cmd' in sys.modules:
+        if 'firmware.console.cmdline' in sys.modules:
             from firmware.modules import forget
-            forget('firmware.console_cmd')
-
-    # Wrong PINs are counted on the App, so that ending a session (which
-    # unloads this module) does not clear a lock-out.
-    def pin_locked(self, now):
-        app = self.app
-        if app.pin_locked_at is not None:
-            if ticks_diff(now, app.pin_locked_at) < PIN_LOCK_MS:
-                return True
-            app.pin_locked_at = None
-            app.pin_wrong = 0
-        return False
-
-    def check_pin(self, text, now):
-        """True when `text` is the PIN; counts wrong ones and locks out."""
-        if self.pin_locked(now):
-            return False
-        app = self.app
-        if text == self.pin:
-            app.pin_wrong = 0
-            self.unlocked = True
-            return True
-        app.pin_wrong += 1
-        if app.pin_wrong >= _PIN_TRIES:
-            app.pin_locked_at = now
-        return False
+            forget('firmware.console.cmdline')

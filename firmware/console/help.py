@@ -1,6 +1,6 @@
 # The console's help: what each command takes and does. Loaded for `help`
 # and for a usage message only.
-from firmware.console_cmd import CMDS, ALIASES, Usage
+from firmware.console.words import CMDS, ALIASES, Usage
 
 HELP = {
     'help': ('help [CMD]', 'list the commands, or explain one'),

@@ -1,7 +1,7 @@
 # Console commands that act on the site: the console's words for rows of
 # the command table (firmware/actions.py), which carries them out. Each is
 # an event (who: console). Loaded for one command at a time.
-from firmware.console_cmd import Usage, want, note
+from firmware.console.words import Usage, want, note
 
 _GEN = {'start': 'gen_start', 'stop': 'gen_stop', 'reset': 'gen_reset',
         'service': 'gen_service_done'}

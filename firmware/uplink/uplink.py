@@ -1,16 +1,16 @@
 # The controller's side of the MQTT link: telemetry records and events go
-# out through firmware.link, or onto the flash rings while the link is down
+# out through firmware.uplink.link, or onto the flash rings while the link is down
 # and out again, in order, when it returns; signed commands come in and
-# wait in the inbox until firmware.remote checks and carries them out.
+# wait in the inbox until firmware.uplink.remote checks and carries them out.
 # Loaded only when mqtt.enabled is set (the heap it costs is counted in the
 # README).
 from firmware import clock
 from firmware.clock import to_unix
 import json
 from firmware.compat import ticks_diff
-from firmware.link import Link
-from firmware.telemetry import Telemetry
-from firmware.ring import Ring
+from firmware.uplink.link import Link
+from firmware.uplink.telemetry import Telemetry
+from firmware.uplink.ring import Ring
 
 SEQ_BLOCK = 256          # telemetry seqs reserved on flash at a time (one write per block)
 REPLAY_PER_TICK = 8      # records replayed a cycle: catching up never starves the loop
@@ -86,7 +86,7 @@ class Uplink:
 
     def _discovery(self):
         """One Home Assistant discovery message a cycle after each connect."""
-        from firmware import ha
+        from firmware.uplink import ha
         from firmware.modules import forget
         try:
             if self._ha_i >= ha.count():
@@ -95,7 +95,7 @@ class Uplink:
             topic, payload = ha.message(self._ha_i, self.link.base, self.site_id,
                                         self.ha_prefix, self.ha_commands, self.app.version)
         finally:
-            forget('firmware.ha')
+            forget('firmware.uplink.ha')
         if self.link.publish_to(topic, payload, True, 1):
             self._ha_i += 1
 
@@ -232,13 +232,13 @@ class Uplink:
             # loaded for them, not kept.
             from firmware.modules import forget
             try:
-                from firmware import remote
+                from firmware.uplink import remote
                 remote.run(self, ts, CMDS_PER_TICK)
             except MemoryError:
                 pass        # they wait in the inbox for the next cycle
             finally:
-                forget('firmware.remote')
-                forget('firmware.commands')
+                forget('firmware.uplink.remote')
+                forget('firmware.uplink.commands')
                 forget('firmware.actions')
 
     def _ha_commands(self, ts):
