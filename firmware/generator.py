@@ -25,7 +25,6 @@ FAULT = const(9)        # stopped by itself, or would not stop
 LOCKOUT = const(10)     # failed to start: needs a reset
 STATE_NAMES = ('off', 'standby', 'start_delay', 'cranking', 'crank_rest', 'warmup',
                'running', 'cooldown', 'stopping', 'fault', 'lockout')
-_ENGINE_ON = (CRANKING, WARMUP, RUNNING, COOLDOWN, STOPPING)
 
 # Start reasons, bit flags so that several can be active without a list.
 R_SOC = const(1)
@@ -74,12 +73,22 @@ KEY_START = const(35705)
 KEY_TELE_START = const(35732)
 KEY_TELE_CANCEL = const(35733)
 
-FEEDBACK_LOSS_MS = const(5000)    # running feedback gone this long = it stopped
-FAULT_HOLD_MS = const(60000)      # a fault is held this long before a retry
-FAULTS_TO_LOCKOUT = const(3)      # faults in a row that lock the generator out
-STOP_V_DELAY_MS = const(60000)    # voltage must stay recovered this long
-MAX_RUN_REST_MS = const(1800000)  # after a max-run cut, no auto start for 30 min
-DSE_START_MARGIN_MS = const(30000)
+_FEEDBACK_LOSS_MS = const(5000)    # running feedback gone this long = it stopped
+_FAULT_HOLD_MS = const(60000)      # a fault is held this long before a retry
+_FAULTS_TO_LOCKOUT = const(3)      # faults in a row that lock the generator out
+_STOP_V_DELAY_MS = const(60000)    # voltage must stay recovered this long
+_MAX_RUN_REST_MS = const(1800000)  # after a max-run cut, no auto start for 30 min
+_DSE_START_MARGIN_MS = const(30000)  # past the module's own crank sequence: a failed start
+# The genset's frequency when nothing else tells: at speed, or stopped.
+_RUNNING_HZ = const(45)
+_STOPPED_HZ = const(10)
+_MAX_TICK_GAP_MS = const(60000)   # a longer gap (a stall, a clock jump) adds no run time
+_EVENTS_KEPT = const(16)
+_DAY_S = const(86400)
+_HOUR_S = const(3600)
+# A saved last_exercise this large is Unix seconds (saved before the
+# clock's epoch was 2000): seconds since 2000 reach it only in 2038.
+_UNIX_SAVED = const(1200000000)
 
 
 def reason_text(bits):
@@ -100,9 +109,9 @@ def running_feedback(snap):
         return False
     hz = snap['gen_hz']
     if hz is not None:
-        if hz >= 45:
+        if hz >= _RUNNING_HZ:
             return True
-        if hz < 10:
+        if hz < _STOPPED_HZ:
             return False
     return None
 
@@ -157,7 +166,7 @@ class Generator:
         self.utc_offset_s = utc_offset_min * 60
         s = 1000
         self.c_soc = Cond(R_SOC, g['start_delay_s'] * s)
-        self.c_volt = Cond(R_VOLT, g['start_delay_s'] * s, STOP_V_DELAY_MS)
+        self.c_volt = Cond(R_VOLT, g['start_delay_s'] * s, _STOP_V_DELAY_MS)
         self.c_load = Cond(R_LOAD, g['start_delay_s'] * s, g['start_delay_s'] * s)
         gl = g['grid_loss_start_s']
         self.c_grid = Cond(R_GRID, (gl or 0) * s)
@@ -256,7 +265,7 @@ class Generator:
     def service_due(self):
         h = self.cfg['service_hours']
         b = self.service_base_s
-        return h > 0 and b is not None and self.run_s - b >= h * 3600
+        return h > 0 and b is not None and self.run_s - b >= h * _HOUR_S
 
     @property
     def lockout(self):
@@ -278,7 +287,7 @@ class Generator:
         b = d.get('service_base_s')
         base = None if b is None else int(b)
         last_ex = int(d.get('last_exercise', 0) or 0)
-        if last_ex > 1200000000:    # Unix seconds (saved before the clock's epoch was 2000)
+        if last_ex > _UNIX_SAVED:
             last_ex -= UNIX_2000
         faults = int(d.get('faults', 0))
         reasons = int(d.get('run_reasons', 0))
@@ -305,7 +314,7 @@ class Generator:
     def _enter(self, state, now, ts):
         self.events.append((ts, self.state, state,
                             self.run_reasons or self.reasons or self.pending, self.stop_reason))
-        if len(self.events) > 16:
+        if len(self.events) > _EVENTS_KEPT:
             self.events.pop(0)
         self.state = state
         self._t_state = now
@@ -411,9 +420,9 @@ class Generator:
         days = g['exercise_days']
         if self.exercise:
             bits |= R_EXERCISE
-        elif days and self.clock_ok and ts >= self.last_exercise + days * 86400 \
+        elif days and self.clock_ok and ts >= self.last_exercise + days * _DAY_S \
                 and self.state == STANDBY:
-            hour = int((ts + self.utc_offset_s) // 3600) % 24
+            hour = int((ts + self.utc_offset_s) // _HOUR_S) % 24
             if hour == g['exercise_hour'] and not self._quiet(ts):
                 self.exercise = True
                 bits |= R_EXERCISE
@@ -436,7 +445,7 @@ class Generator:
         if self.manual:
             return True
         if self._t_rest is not None:
-            if ticks_diff(now, self._t_rest) < MAX_RUN_REST_MS:
+            if ticks_diff(now, self._t_rest) < _MAX_RUN_REST_MS:
                 soc = snap['batt_soc']
                 if soc is None or soc > g['quiet_override_soc']:
                     return False
@@ -517,7 +526,7 @@ class Generator:
         """One decision from one snapshot. `now` is ticks_ms, `ts` Unix s."""
         g = self.cfg
         dt = ticks_diff(now, self._last) if self._last is not None else 0
-        if dt < 0 or dt > 60000:
+        if dt < 0 or dt > _MAX_TICK_GAP_MS:
             dt = 0
         self._last = now
         fb = running_feedback(snap)
@@ -566,7 +575,7 @@ class Generator:
             if fb is False:
                 if self._t_fb_lost is None:
                     self._t_fb_lost = now
-                if ticks_diff(now, self._t_fb_lost) >= FEEDBACK_LOSS_MS:
+                if ticks_diff(now, self._t_fb_lost) >= _FEEDBACK_LOSS_MS:
                     self.stop_reason = S_UNEXPECTED
                     self._fault(now, ts)
                     return self
@@ -598,7 +607,7 @@ class Generator:
                 self.fail_stop = True
                 self._fault(now, ts)
         elif st == FAULT:
-            if self._in_state_ms(now) >= FAULT_HOLD_MS and not fb:
+            if self._in_state_ms(now) >= _FAULT_HOLD_MS and not fb:
                 self._enter(OFF if self.mode == 'off' else STANDBY, now, ts)
         # LOCKOUT: nothing until reset().
         self.available = self.state == RUNNING
@@ -641,7 +650,7 @@ class Generator:
         if self.control == 'dse':
             # The module runs its own crank attempts; a shutdown alarm or no
             # running within its whole sequence is a failure to start.
-            limit = g['crank_attempts'] * (g['crank_s'] + g['crank_rest_s']) * 1000 + DSE_START_MARGIN_MS
+            limit = g['crank_attempts'] * (g['crank_s'] + g['crank_rest_s']) * 1000 + _DSE_START_MARGIN_MS
             if snap['gen_state'] == 'fault' or t >= limit:
                 self._stop_keys()
                 self.stop_reason = S_FAIL_START
@@ -683,4 +692,4 @@ class Generator:
         self.exercise = False
         self.faults += 1
         self._stop_keys()
-        self._enter(LOCKOUT if self.faults >= FAULTS_TO_LOCKOUT else FAULT, now, ts)
+        self._enter(LOCKOUT if self.faults >= _FAULTS_TO_LOCKOUT else FAULT, now, ts)
