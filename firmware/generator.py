@@ -1,15 +1,18 @@
-# The generator: start reasons (one small condition each, one generic
-# evaluator, as Victron's generator starter does it) and the state machine
-# that runs the start, warm-up, run, cool-down and stop sequence through one
-# of two actuators: DSE control keys over Modbus, or a dry-contact relay
-# (then the cranking is ours). Pure logic: the clock, the snapshot and the
-# genset's feedback come in, the outputs (relay levels, a key to send) go
-# out; runs the same in pytest, in the unix port and on the board.
+# The generator's state machine: the start, warm-up, run, cool-down and stop
+# sequence, through one of two actuators: DSE control keys over Modbus, or a
+# dry-contact relay (then the cranking is ours); and the run counters. The
+# automatic start reasons are firmware/gen_reasons.py. Pure logic: the
+# clock, the snapshot and the genset's feedback come in, the outputs (relay
+# levels, a key to send) go out; runs the same in pytest, in the unix port
+# and on the board.
 #
 # Allocation: a tick that changes nothing allocates nothing (ints, bools and
 # comparisons of existing objects only); transitions allocate an event.
 from firmware.compat import const, ticks_diff
 from firmware.clock import local_minute, in_window, UNIX_2000
+# reason_text is read through this module by the app's event text.
+from firmware.gen_reasons import (Reasons, reason_text, BATTERY_REASONS, R_GRID, R_BMS,  # noqa: F401
+                                  R_BMS_WARN, R_EXERCISE, R_MANUAL, R_COMM)
 
 # States.
 OFF = const(0)          # mode off: never starts
@@ -25,21 +28,6 @@ FAULT = const(9)        # stopped by itself, or would not stop
 LOCKOUT = const(10)     # failed to start: needs a reset
 STATE_NAMES = ('off', 'standby', 'start_delay', 'cranking', 'crank_rest', 'warmup',
                'running', 'cooldown', 'stopping', 'fault', 'lockout')
-
-# Start reasons, bit flags so that several can be active without a list.
-R_SOC = const(1)
-R_VOLT = const(2)
-R_LOAD = const(4)
-R_GRID = const(8)
-R_BMS = const(16)
-R_BMS_WARN = const(32)
-R_EXERCISE = const(64)
-R_MANUAL = const(128)
-R_COMM = const(256)
-REASON_NAMES = ((R_SOC, 'soc'), (R_VOLT, 'voltage'), (R_LOAD, 'load'), (R_GRID, 'grid_lost'),
-                (R_BMS, 'bms_protect'), (R_BMS_WARN, 'bms_cell_low'), (R_EXERCISE, 'exercise'),
-                (R_MANUAL, 'manual'), (R_COMM, 'comm_loss'))
-_BATTERY_REASONS = R_SOC | R_VOLT | R_LOAD | R_BMS | R_BMS_WARN | R_COMM
 
 # Why the last run ended (or a start was refused).
 S_NONE = const(0)
@@ -76,7 +64,6 @@ KEY_TELE_CANCEL = const(35733)
 _FEEDBACK_LOSS_MS = const(5000)    # running feedback gone this long = it stopped
 _FAULT_HOLD_MS = const(60000)      # a fault is held this long before a retry
 _FAULTS_TO_LOCKOUT = const(3)      # faults in a row that lock the generator out
-_STOP_V_DELAY_MS = const(60000)    # voltage must stay recovered this long
 _MAX_RUN_REST_MS = const(1800000)  # after a max-run cut, no auto start for 30 min
 _DSE_START_MARGIN_MS = const(30000)  # past the module's own crank sequence: a failed start
 # The genset's frequency when nothing else tells: at speed, or stopped.
@@ -89,14 +76,6 @@ _HOUR_S = const(3600)
 # A saved last_exercise this large is Unix seconds (saved before the
 # clock's epoch was 2000): seconds since 2000 reach it only in 2038.
 _UNIX_SAVED = const(1200000000)
-
-
-def reason_text(bits):
-    out = []
-    for bit, name in REASON_NAMES:
-        if bits & bit:
-            out.append(name)
-    return ','.join(out)
 
 
 def running_feedback(snap):
@@ -116,69 +95,17 @@ def running_feedback(snap):
     return None
 
 
-class Cond:
-    """One start reason: raw start and stop tests come in each tick; this
-    applies the reason's start delay, stop delay and minimum run."""
-
-    def __init__(self, bit, on_ms, off_ms=0, min_run_ms=0):
-        self.bit = bit
-        self.on_ms = on_ms
-        self.off_ms = off_ms
-        self.min_run_ms = min_run_ms
-        self.active = False
-        self.pending = False    # start test true, delay still running
-        self._t = None
-
-    def reset(self):
-        self.active = False
-        self.pending = False
-        self._t = None
-
-    def update(self, start, stop, now, run_ms):
-        if not self.active:
-            if start:
-                if self._t is None:
-                    self._t = now
-                if ticks_diff(now, self._t) >= self.on_ms:
-                    self.active = True
-                    self.pending = False
-                    self._t = None
-                else:
-                    self.pending = True
-            else:
-                self.pending = False
-                self._t = None
-        elif stop:
-            if self._t is None:
-                self._t = now
-            if ticks_diff(now, self._t) >= self.off_ms and run_ms >= self.min_run_ms:
-                self.active = False
-                self._t = None
-        else:
-            self._t = None
-
-
 class Generator:
     def __init__(self, gcfg, utc_offset_min=0):
         g = gcfg
         self.cfg = g
         self.control = g['control']
         self.utc_offset_s = utc_offset_min * 60
-        s = 1000
-        self.c_soc = Cond(R_SOC, g['start_delay_s'] * s)
-        self.c_volt = Cond(R_VOLT, g['start_delay_s'] * s, _STOP_V_DELAY_MS)
-        self.c_load = Cond(R_LOAD, g['start_delay_s'] * s, g['start_delay_s'] * s)
-        gl = g['grid_loss_start_s']
-        self.c_grid = Cond(R_GRID, (gl or 0) * s)
-        self.c_bms = Cond(R_BMS, 0)
-        self.c_warn = Cond(R_BMS_WARN, 0, 0, g['bms_min_run_s'] * s)
-        self.c_comm = Cond(R_COMM, g['start_delay_s'] * s)
-        self.conds = (self.c_soc, self.c_volt, self.c_load, self.c_grid, self.c_bms,
-                      self.c_warn, self.c_comm)
+        self.conditions = Reasons(g)
         self.mode = g['mode']
         self.state = OFF if self.mode == 'off' else STANDBY
         self.reasons = 0          # active start reasons (bits)
-        self.pending = 0          # reasons waiting out their delay (bits)
+        self.waiting = 0          # reasons waiting out their start delay (bits)
         self.run_reasons = 0      # the reasons the current run was started for
         self.stop_reason = S_NONE
         self.manual = False       # manual start requested
@@ -304,16 +231,14 @@ class Generator:
             self.state = RUNNING    # confirmed or dropped on the first tick
             self._resume = True
             self.run_reasons = reasons
-            for c in self.conds:    # the run's reasons hold until they clear
-                if reasons & c.bit:
-                    c.active = True
+            self.conditions.hold(reasons)
         else:
             self.state = OFF if self.mode == 'off' else STANDBY
 
     # --- the tick -------------------------------------------------------
     def _enter(self, state, now, ts):
         self.events.append((ts, self.state, state,
-                            self.run_reasons or self.reasons or self.pending, self.stop_reason))
+                            self.run_reasons or self.reasons or self.waiting, self.stop_reason))
         if len(self.events) > _EVENTS_KEPT:
             self.events.pop(0)
         self.state = state
@@ -370,52 +295,14 @@ class Generator:
         f = self.key_flags
         return f is not None and n // 16 < len(f) and (f[n // 16] >> (15 - n % 16)) & 1
 
-    def _conditions(self, snap, now, ts, fb):
+    def _reasons(self, snap, now, ts):
+        """The reasons to run now (self.reasons) and those waiting out their
+        start delay (self.waiting); True when some are waiting."""
         g = self.cfg
-        soc = snap['batt_soc']
-        v = snap['batt_v']
-        grid = snap['grid_ok']
-        run_ms = self._run_ms_now(now)
-        # With the grid healthy, the grid carries and charges: the battery
-        # reasons do not start the diesel, and a run for them ends.
-        grid_up = grid is True
-        c = self.c_soc
-        c.update(not grid_up and soc is not None and soc < g['start_soc'],
-                 grid_up or (soc is not None and soc >= g['stop_soc']), now, 0)
-        sv = g['start_v']
-        c = self.c_volt
-        if sv is None:
-            c.reset()
-        else:
-            c.update(not grid_up and v is not None and v < sv,
-                     grid_up or (v is not None and v >= g['stop_v']), now, 0)
-        sl = g['start_load_w']
-        c = self.c_load
-        if sl is None:
-            c.reset()
-        else:
-            lw = snap['load_w']
-            c.update(not grid_up and lw is not None and lw > sl,
-                     grid_up or (lw is not None and lw < g['stop_load_w']), now, 0)
-        c = self.c_grid
-        if g['grid_loss_start_s'] is None:
-            c.reset()
-        else:
-            c.update(grid is False, grid is True, now, 0)
-        prot = snap['batt_protect']
-        self.c_bms.update(not grid_up and prot is True, grid_up or prot is False, now, 0)
-        warn = snap['batt_warn']
-        self.c_warn.update(not grid_up and g['bms_warn_start'] and warn is True,
-                           grid_up or warn is not True, now, run_ms)
-        lost = soc is None and v is None
-        self.c_comm.update(g['on_comm_loss'] == 'start' and lost, not lost, now, 0)
-        bits = 0
-        pend = 0
-        for c in self.conds:
-            if c.active:
-                bits |= c.bit
-            elif c.pending:
-                pend |= c.bit
+        c = self.conditions
+        c.update(snap, now, self._run_ms_now(now))
+        bits = c.active
+        pend = c.waiting
         # Exercise: due every exercise_days at exercise_hour, outside quiet hours.
         days = g['exercise_days']
         if self.exercise:
@@ -435,7 +322,7 @@ class Generator:
             bits = 0
             pend = 0
         self.reasons = bits
-        self.pending = pend
+        self.waiting = pend
         return pend != 0
 
     def _may_start(self, snap, now, ts):
@@ -482,7 +369,7 @@ class Generator:
             self.exercise = False
             r &= ~R_EXERCISE
             self.reasons = r
-        charging_run = r & _BATTERY_REASONS
+        charging_run = r & BATTERY_REASONS
         if charging_run and r & (R_BMS | R_BMS_WARN | R_COMM) == 0:
             # Cycle charging ends early when the battery stops taking current.
             ba = snap['batt_a']
@@ -516,7 +403,7 @@ class Generator:
                 self._t_pv = None
         if r:
             return S_NONE
-        if self.run_reasons & (R_GRID | _BATTERY_REASONS) and snap['grid_ok'] is True:
+        if self.run_reasons & (R_GRID | BATTERY_REASONS) and snap['grid_ok'] is True:
             return S_GRID_BACK
         if run_ms >= g['min_run_s'] * 1000 or self.run_reasons == 0:
             return S_CLEARED
@@ -535,7 +422,7 @@ class Generator:
         fuel = snap['fuel_pct']
         if fuel is not None:
             self.low_fuel = fuel < g['fuel_prevent_pct']
-        pending = self._conditions(snap, now, ts, fb)
+        waiting = self._reasons(snap, now, ts)
         st = self.state
         ctl = self.control
 
@@ -558,7 +445,7 @@ class Generator:
                 self.attempt = 1
                 self._t_taper = self._t_pv = None
                 self._begin_crank(now, ts)
-            elif self.mode != 'off' and pending and self._may_start(snap, now, ts):
+            elif self.mode != 'off' and waiting and self._may_start(snap, now, ts):
                 if st != START_DELAY:
                     self._enter(START_DELAY, now, ts)
             elif st != idle:
@@ -671,8 +558,7 @@ class Generator:
         self.exercise = False
         self.manual = False             # a new run needs a new request
         self.faults = 0                 # a run that ends by our hand ends a fault series
-        for c in self.conds:
-            c.reset()
+        self.conditions.reset()
         self._stop_keys()
         self._enter(COOLDOWN, now, ts)
 

@@ -1,7 +1,7 @@
 # The generator state machine, table-driven on a simulated clock: each start
 # reason and delay, crank retries to lockout, min run, quiet hours, exercise,
 # unexpected stop, mode changes mid-sequence, and persistence.
-from firmware import generator as G
+from firmware import generator as G, gen_reasons as R
 from gen_sim import Sim, T0
 from helpers import assert_no_alloc, raises
 
@@ -13,7 +13,7 @@ def test_low_soc_starts_after_the_delay_with_the_dse_key():
     s.step(56)
     assert s.g.state_name in ('cranking', 'warmup')
     assert s.sent == [G.KEY_TELE_START]
-    assert s.g.run_reasons == G.R_SOC
+    assert s.g.run_reasons == R.R_SOC
 
 
 def test_a_reason_that_clears_during_its_delay_starts_nothing():
@@ -33,10 +33,10 @@ def test_healthy_grid_inhibits_battery_reasons():
 def test_voltage_and_load_reasons():
     s = Sim(obey=True)
     s.step(61, batt_v=45.5)
-    assert s.g.run_reasons == G.R_VOLT
+    assert s.g.run_reasons == R.R_VOLT
     s = Sim(obey=True, start_load_w=3000)
     s.step(61, load_w=3500.0)
-    assert s.g.run_reasons == G.R_LOAD and s.g.cfg['stop_load_w'] == 2400.0
+    assert s.g.run_reasons == R.R_LOAD and s.g.cfg['stop_load_w'] == 2400.0
 
 
 def test_grid_loss_start_and_grid_return_ends_the_run_without_a_restart_loop():
@@ -44,7 +44,7 @@ def test_grid_loss_start_and_grid_return_ends_the_run_without_a_restart_loop():
     s.step(119, grid_ok=False)
     assert s.g.state_name == 'start_delay' and s.sent == []
     s.step(2)
-    assert s.g.run_reasons == G.R_GRID
+    assert s.g.run_reasons == R.R_GRID
     assert s.run_until('running')
     s.step(10, grid_ok=True)
     assert s.g.state_name in ('cooldown', 'stopping', 'standby')
@@ -56,7 +56,7 @@ def test_grid_loss_start_and_grid_return_ends_the_run_without_a_restart_loop():
 def test_bms_protection_starts_at_once():
     s = Sim(obey=True)
     s.step(1, batt_protect=True)
-    assert s.g.state_name in ('cranking', 'warmup') and s.g.run_reasons == G.R_BMS
+    assert s.g.state_name in ('cranking', 'warmup') and s.g.run_reasons == R.R_BMS
 
 
 def test_bms_cell_low_warning_starts_with_a_minimum_run():
@@ -176,7 +176,7 @@ def test_exercise_run_when_due_at_the_exercise_hour():
     s = Sim(obey=True, exercise_days=7, exercise_hour=10, exercise_s=900, min_run_s=60)
     s.g.last_exercise = T0 - 8 * 86400
     s.step(2)
-    assert s.g.run_reasons == G.R_EXERCISE
+    assert s.g.run_reasons == R.R_EXERCISE
     assert s.run_until('running')
     s.step(800)
     assert s.g.state_name == 'running'
@@ -198,7 +198,7 @@ def test_manual_start_and_stop_and_manual_mode_ignores_auto_reasons():
     s = Sim(obey=True, min_run_s=1800)
     assert s.g.start() is None and s.g.mode == 'manual'
     s.step(2)
-    assert s.g.run_reasons == G.R_MANUAL
+    assert s.g.run_reasons == R.R_MANUAL
     assert s.run_until('running')
     s.g.stop()
     s.step(1)
@@ -296,7 +296,7 @@ def test_stop_when_pv_carries_load_and_charging():
 def test_comm_loss_policies():
     s = Sim(on_comm_loss='start')
     s.step(61, batt_soc=None, batt_v=None)
-    assert s.g.state_name == 'cranking' and s.g.run_reasons == G.R_COMM
+    assert s.g.state_name == 'cranking' and s.g.run_reasons == R.R_COMM
     s = Sim(obey=True, on_comm_loss='stop')
     s.step(61, batt_soc=25)
     assert s.run_until('running')
@@ -313,7 +313,7 @@ def test_fallback_voltage_keeps_the_reason_alive():
     # The BMS is silent but the charger still gives a voltage: no comm loss.
     s = Sim(on_comm_loss='start')
     s.step(61, batt_soc=None, batt_v=45.0)
-    assert s.g.run_reasons == G.R_VOLT
+    assert s.g.run_reasons == R.R_VOLT
 
 
 def test_run_hours_and_starts_from_real_feedback():
