@@ -137,7 +137,7 @@ class Generator:
         self._t_fb_lost = None
         self._t_taper = None
         self._t_pv = None
-        self._t_rest = None       # ticks_ms of a max-run cut
+        self._t_rest = None       # ticks_ms of a max-run cut, until its rest is over
         self._last = None         # ticks_ms of the previous tick
         self._was_running = False
         self._taper_ah = None     # capacity the taper threshold was made for
@@ -325,26 +325,73 @@ class Generator:
         self.waiting = pend
         return pend != 0
 
-    def _may_start(self, snap, now, ts):
+    def _may_start(self, snap, ts):
         g = self.cfg
         if self.low_fuel:
             return False
         if self.manual:
             return True
-        if self._t_rest is not None:
-            if ticks_diff(now, self._t_rest) < _MAX_RUN_REST_MS:
-                soc = snap['batt_soc']
-                if soc is None or soc > g['quiet_override_soc']:
-                    return False
-            else:
-                self._t_rest = None
+        if self._t_rest is not None:    # resting after a max-run cut
+            soc = snap['batt_soc']
+            if soc is None or soc > g['quiet_override_soc']:
+                return False
         if self._quiet(ts):
             soc = snap['batt_soc']
             return soc is not None and soc <= g['quiet_override_soc']
         return True
 
+    def _charging(self):
+        # A run for the battery's charge (not for its BMS or for lost data)
+        # may end before its reasons clear.
+        r = self.reasons
+        return r & BATTERY_REASONS and not r & (R_BMS | R_BMS_WARN | R_COMM)
+
+    def _tapering(self, snap, run_ms):
+        """Whether the charge current is under the taper threshold; None
+        when that cannot be told (no current or capacity, still warming up)."""
+        g = self.cfg
+        ba = snap['batt_a']
+        if not g['stop_taper_c'] or snap['batt_ah'] is None or ba is None \
+                or run_ms < g['warmup_s'] * 1000:
+            return None
+        return 0 <= ba < self._taper_a
+
+    def _track(self, snap, now):
+        """The run's clocks that _stop_cause reads: the end of an exercise,
+        how long the charge has tapered, how long PV has carried the load."""
+        g = self.cfg
+        run_ms = self._run_ms_now(now)
+        if self.exercise:
+            if run_ms < g['exercise_s'] * 1000:
+                return      # an exercise runs its time whatever the battery does
+            self.exercise = False
+            self.reasons &= ~R_EXERCISE
+        if not self._charging():
+            return
+        cap = snap['batt_ah']
+        tc = g['stop_taper_c']
+        if tc and cap is not None and cap != self._taper_ah:
+            self._taper_ah = cap
+            self._taper_a = tc * cap    # a float: made again only when the capacity changes
+        t = self._tapering(snap, run_ms)
+        if t:
+            if self._t_taper is None:
+                self._t_taper = now
+        elif t is False:
+            self._t_taper = None
+        pv = snap['pv_w']
+        lw = snap['load_w']
+        ba = snap['batt_a']
+        if g['pv_stop_s'] and pv is not None and lw is not None and ba is not None \
+                and pv >= lw and ba > 0:
+            if self._t_pv is None:
+                self._t_pv = now
+        else:
+            self._t_pv = None
+
     def _stop_cause(self, snap, now):
-        """Why a running generator should stop now (S_NONE = keep running)."""
+        """Why a running generator should stop now (S_NONE = keep running).
+        A query: _track has moved the run's clocks for this tick."""
         g = self.cfg
         fuel = snap['fuel_pct']
         if fuel is not None and fuel < g['fuel_stop_pct']:
@@ -360,48 +407,21 @@ class Generator:
             return S_MAX_RUN
         if self.mode == 'manual':
             return S_NONE if self.manual else S_MANUAL
-        r = self.reasons
         if self.run_reasons & R_GRID and snap['grid_ok'] is True:
             return S_GRID_BACK
         if self.exercise:
-            if run_ms < g['exercise_s'] * 1000:
-                return S_NONE
-            self.exercise = False
-            r &= ~R_EXERCISE
-            self.reasons = r
-        charging_run = r & BATTERY_REASONS
-        if charging_run and r & (R_BMS | R_BMS_WARN | R_COMM) == 0:
+            return S_NONE
+        if self._charging():
             # Cycle charging ends early when the battery stops taking current.
-            ba = snap['batt_a']
-            cap = snap['batt_ah']
-            tc = g['stop_taper_c']
-            if tc and cap is not None and ba is not None and run_ms >= g['warmup_s'] * 1000:
-                if cap != self._taper_ah:
-                    self._taper_ah = cap
-                    self._taper_a = tc * cap
-                if 0 <= ba < self._taper_a:
-                    if self._t_taper is None:
-                        self._t_taper = now
-                    if ticks_diff(now, self._t_taper) >= g['stop_taper_s'] * 1000:
-                        return S_TAPER
-                else:
-                    self._t_taper = None
+            if self._tapering(snap, run_ms) \
+                    and ticks_diff(now, self._t_taper) >= g['stop_taper_s'] * 1000:
+                return S_TAPER
             mc = g['max_charge_s']
             if mc and run_ms >= mc * 1000:
                 return S_MAX_CHARGE
-            ps = g['pv_stop_s']
-            pv = snap['pv_w']
-            lw = snap['load_w']
-            ba = snap['batt_a']
-            if ps and pv is not None and lw is not None and ba is not None \
-                    and pv >= lw and ba > 0:
-                if self._t_pv is None:
-                    self._t_pv = now
-                if ticks_diff(now, self._t_pv) >= ps * 1000:
-                    return S_PV
-            else:
-                self._t_pv = None
-        if r:
+            if self._t_pv is not None and ticks_diff(now, self._t_pv) >= g['pv_stop_s'] * 1000:
+                return S_PV
+        if self.reasons:
             return S_NONE
         if self.run_reasons & (R_GRID | BATTERY_REASONS) and snap['grid_ok'] is True:
             return S_GRID_BACK
@@ -416,6 +436,8 @@ class Generator:
         if dt < 0 or dt > _MAX_TICK_GAP_MS:
             dt = 0
         self._last = now
+        if self._t_rest is not None and ticks_diff(now, self._t_rest) >= _MAX_RUN_REST_MS:
+            self._t_rest = None
         fb = running_feedback(snap)
         self.feedback = fb
         self._count(fb, now, dt, snap)
@@ -439,13 +461,13 @@ class Generator:
             self.external = bool(fb) and st != START_DELAY
             idle = OFF if self.mode == 'off' else STANDBY
             want = self.mode != 'off' and (self.reasons != 0)
-            if want and self._may_start(snap, now, ts):
+            if want and self._may_start(snap, ts):
                 self.run_reasons = self.reasons
                 self.stop_reason = S_NONE
                 self.attempt = 1
                 self._t_taper = self._t_pv = None
                 self._begin_crank(now, ts)
-            elif self.mode != 'off' and waiting and self._may_start(snap, now, ts):
+            elif self.mode != 'off' and waiting and self._may_start(snap, ts):
                 if st != START_DELAY:
                     self._enter(START_DELAY, now, ts)
             elif st != idle:
@@ -468,6 +490,7 @@ class Generator:
                     return self
             else:
                 self._t_fb_lost = None
+            self._track(snap, now)
             cause = self._stop_cause(snap, now)
             if cause:
                 self.stop_reason = cause

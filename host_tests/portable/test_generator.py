@@ -389,6 +389,27 @@ def test_key_flags_select_the_manual_mode_path():
     assert s.sent[-2:] == [G.KEY_STOP_MODE, G.KEY_AUTO]
 
 
+def test_stop_cause_is_a_query():
+    s = Sim(obey=True, min_run_s=60, warmup_s=30, stop_taper_c=0.02, stop_taper_s=600,
+            pv_stop_s=900, exercise_s=900)
+    s.step(61, batt_soc=25, batt_ah=300.0, batt_a=50.0)
+    assert s.run_until('running')
+    s.step(900)
+    g = s.g
+    g.exercise = True                           # an exercise run past its time
+    g.reasons |= R.R_EXERCISE
+    s.set(batt_a=5.0, pv_w=3000.0, load_w=1800.0)   # tapering, PV carrying
+
+    def state():
+        return (g.exercise, g.reasons, g._t_taper, g._t_pv, g._t_rest, g._taper_ah,
+                g.state, g.stop_reason)
+    before = state()
+    assert g._stop_cause(s.snap, s.now) == g._stop_cause(s.snap, s.now) == G.S_NONE
+    assert state() == before
+    s.step(1)                                   # the tick moves the run's clocks
+    assert not g.exercise and g._t_taper is not None and g._t_pv is not None
+
+
 def test_tick_allocates_nothing_once_warm():
     s = Sim(obey=True)
     s.step(61, batt_soc=25)
