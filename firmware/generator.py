@@ -1,10 +1,11 @@
 # The generator's state machine: the start, warm-up, run, cool-down and stop
-# sequence, through one of two actuators: DSE control keys over Modbus, or a
-# dry-contact relay (then the cranking is ours); and the run counters. The
-# automatic start reasons are firmware/gen_reasons.py. Pure logic: the
-# clock, the snapshot and the genset's feedback come in, the outputs (relay
-# levels, a key to send) go out; runs the same in pytest, in the unix port
-# and on the board.
+# sequence, through one of two actuators: DSE control keys over Modbus (the
+# generator says start or stop; firmware/hw/actuators.py DseKeys speaks the
+# module's keys), or a dry-contact relay (then the cranking is ours); and the
+# run counters. The automatic start reasons are firmware/gen_reasons.py.
+# Pure logic: the clock, the snapshot and the genset's feedback come in, the
+# outputs (relay levels, start/stop intents) go out; runs the same in
+# pytest, in the unix port and on the board.
 #
 # Allocation: a tick that changes nothing allocates nothing (ints, bools and
 # comparisons of existing objects only); transitions allocate an event.
@@ -50,16 +51,11 @@ STOP_NAMES = ('', 'reasons_cleared', 'max_run', 'charge_taper', 'max_charge_time
 
 MODES = ('auto', 'manual', 'off')
 
-# DSE GenComm control keys: written as key, 65535 - key to KEY_REG/+1 in one
-# FC16; the module's 8 registers at KEY_FLAGS say which keys it takes.
-KEY_REG = const(4104)
-KEY_FLAGS = const(4096)
-KEY_STOP_MODE = const(35700)
-KEY_AUTO = const(35701)
-KEY_MANUAL = const(35702)
-KEY_START = const(35705)
-KEY_TELE_START = const(35732)
-KEY_TELE_CANCEL = const(35733)
+# What the generator asks of a DSE module, in order; DseKeys turns each into
+# the module's keys.
+WANT_START = const(1)
+WANT_STOP = const(2)
+_INTENTS_MAX = const(4)      # a bus that stays down does not grow the queue
 
 _FEEDBACK_LOSS_MS = const(5000)    # running feedback gone this long = it stopped
 _FAULT_HOLD_MS = const(60000)      # a fault is held this long before a retry
@@ -113,8 +109,7 @@ class Generator:
         self.available = False    # may carry load (dispatch reads this)
         self.out_run = False      # relay: fuel/run hold
         self.out_crank = False    # relay: starter
-        self.keys = []            # DSE keys waiting to be sent, in order
-        self.key_flags = None     # DSE 4096..4103 key availability, when read
+        self.intents = []         # WANT_START / WANT_STOP for the DSE, oldest first
         self.attempt = 0
         self.faults = 0
         self.max_run_cut = False  # latched: the last run hit max_run_s
@@ -274,26 +269,9 @@ class Generator:
         if self.service_base_s is None and (fb is not None or dev is not None):
             self.service_base_s = self.run_s
 
-    def _send(self, key):
-        if len(self.keys) < 4:
-            self.keys.append(key)
-
-    def key_sent(self, ok):
-        """The app wrote (ok) or failed to write the first pending key; a
-        failed key stays first and is tried again next tick."""
-        if ok and self.keys:
-            self.keys.pop(0)
-
-    def _manual_path(self):
-        # Telemetry start in auto is the preferred way; a module that lacks
-        # it is put in manual mode and started, and stopped by stop mode.
-        return self.key_flags is not None and not self._has(KEY_TELE_START) \
-            and self._has(KEY_MANUAL) and self._has(KEY_START)
-
-    def _has(self, key):
-        n = key - 35700
-        f = self.key_flags
-        return f is not None and n // 16 < len(f) and (f[n // 16] >> (15 - n % 16)) & 1
+    def _ask(self, intent):
+        if self.control == 'dse' and len(self.intents) < _INTENTS_MAX:
+            self.intents.append(intent)
 
     def _reasons(self, snap, now, ts):
         """The reasons to run now (self.reasons) and those waiting out their
@@ -524,15 +502,10 @@ class Generator:
         return self
 
     def _begin_crank(self, now, ts):
-        if self.control == 'dse':
-            if self._manual_path():
-                self._send(KEY_MANUAL)
-                self._send(KEY_START)
-            else:
-                self._send(KEY_TELE_START)
-        elif self.control == 'relay':
+        if self.control == 'relay':
             self.out_run = True
             self.out_crank = True
+        self._ask(WANT_START)
         self._enter(CRANKING, now, ts)
 
     def _abort_start(self, now, ts):
@@ -540,7 +513,7 @@ class Generator:
         if self.mode == 'off' or (self.reasons == 0 and not self.manual) or self.low_fuel:
             self.out_crank = False
             self.out_run = False
-            self._stop_keys()
+            self._ask(WANT_STOP)
             self.stop_reason = S_MODE if self.mode == 'off' else S_CLEARED
             self._enter(OFF if self.mode == 'off' else STANDBY, now, ts)
             return True
@@ -562,7 +535,7 @@ class Generator:
             # running within its whole sequence is a failure to start.
             limit = g['crank_attempts'] * (g['crank_s'] + g['crank_rest_s']) * 1000 + _DSE_START_MARGIN_MS
             if snap['gen_state'] == 'fault' or t >= limit:
-                self._stop_keys()
+                self._ask(WANT_STOP)
                 self.stop_reason = S_FAIL_START
                 self._enter(LOCKOUT, now, ts)
             return
@@ -582,17 +555,8 @@ class Generator:
         self.manual = False             # a new run needs a new request
         self.faults = 0                 # a run that ends by our hand ends a fault series
         self.conditions.reset()
-        self._stop_keys()
+        self._ask(WANT_STOP)
         self._enter(COOLDOWN, now, ts)
-
-    def _stop_keys(self):
-        if self.control != 'dse':
-            return
-        if self._manual_path():
-            self._send(KEY_STOP_MODE)
-            self._send(KEY_AUTO)    # back to auto, as the module was found
-        else:
-            self._send(KEY_TELE_CANCEL)
 
     def _fault(self, now, ts):
         self.out_crank = False
@@ -600,5 +564,5 @@ class Generator:
         self._t_run = None
         self.exercise = False
         self.faults += 1
-        self._stop_keys()
+        self._ask(WANT_STOP)
         self._enter(LOCKOUT if self.faults >= _FAULTS_TO_LOCKOUT else FAULT, now, ts)

@@ -2,6 +2,7 @@
 # reason and delay, crank retries to lockout, min run, quiet hours, exercise,
 # unexpected stop, mode changes mid-sequence, and persistence.
 from firmware import generator as G, gen_reasons as R
+from firmware.hw import actuators as A
 from gen_sim import Sim, T0
 from helpers import assert_no_alloc, raises
 
@@ -12,7 +13,7 @@ def test_low_soc_starts_after_the_delay_with_the_dse_key():
     assert s.g.state_name == 'start_delay' and s.sent == []
     s.step(56)
     assert s.g.state_name in ('cranking', 'warmup')
-    assert s.sent == [G.KEY_TELE_START]
+    assert s.sent == [A.KEY_TELE_START]
     assert s.g.run_reasons == R.R_SOC
 
 
@@ -50,7 +51,7 @@ def test_grid_loss_start_and_grid_return_ends_the_run_without_a_restart_loop():
     assert s.g.state_name in ('cooldown', 'stopping', 'standby')
     assert s.g.stop_reason == G.S_GRID_BACK
     s.step(600)
-    assert s.g.state_name == 'standby' and s.sent.count(G.KEY_TELE_START) == 1
+    assert s.g.state_name == 'standby' and s.sent.count(A.KEY_TELE_START) == 1
 
 
 def test_bms_protection_starts_at_once():
@@ -73,7 +74,7 @@ def test_bms_cell_low_warning_starts_with_a_minimum_run():
 def test_min_run_then_cooldown_then_cancel_key():
     s = Sim(obey=False, min_run_s=1800, cooldown_s=120, warmup_s=60)
     s.step(61, batt_soc=25)
-    assert s.sent == [G.KEY_TELE_START]
+    assert s.sent == [A.KEY_TELE_START]
     s.step(2, gen_state='running')
     assert s.g.state_name == 'warmup'
     s.step(60)
@@ -84,7 +85,7 @@ def test_min_run_then_cooldown_then_cancel_key():
     assert s.g.state_name == 'running'
     assert s.run_until('cooldown', 200)
     assert 1795 <= s.g._run_ms_now(s.now) // 1000 <= 1802
-    assert s.sent[-1] == G.KEY_TELE_CANCEL
+    assert s.sent[-1] == A.KEY_TELE_CANCEL
     assert s.g.stop_reason == G.S_CLEARED and not s.g.available
     s.step(120, gen_state='cooling')
     assert s.g.state_name == 'stopping'
@@ -128,7 +129,7 @@ def test_dse_failure_to_start_locks_out():
     s.step(61, batt_soc=25)
     s.step(5, gen_state='starting')
     s.step(1, gen_state='fault')
-    assert s.g.state_name == 'lockout' and s.sent[-1] == G.KEY_TELE_CANCEL
+    assert s.g.state_name == 'lockout' and s.sent[-1] == A.KEY_TELE_CANCEL
 
 
 def test_running_confirmed_by_feedback_not_by_the_command():
@@ -184,7 +185,7 @@ def test_exercise_run_when_due_at_the_exercise_hour():
     assert s.g.state_name in ('cooldown', 'stopping', 'standby')
     assert T0 < s.g.last_exercise <= s.ts
     s.step(3600)
-    assert s.sent.count(G.KEY_TELE_START) == 1
+    assert s.sent.count(A.KEY_TELE_START) == 1
 
 
 def test_exercise_not_due_waits():
@@ -249,9 +250,9 @@ def test_max_run_cuts_the_run_and_holds_off_a_restart():
     assert s.g.max_run_cut and s.g.stop_reason == G.S_MAX_RUN
     s.step(600)
     assert s.g.state_name == 'standby'
-    assert s.sent.count(G.KEY_TELE_START) == 1
+    assert s.sent.count(A.KEY_TELE_START) == 1
     s.step(1800)
-    assert s.sent.count(G.KEY_TELE_START) == 2     # still low after the rest
+    assert s.sent.count(A.KEY_TELE_START) == 2     # still low after the rest
 
 
 def test_fuel_prevents_and_stops():
@@ -381,12 +382,30 @@ def test_a_run_resumes_after_reboot_only_if_still_running():
 def test_key_flags_select_the_manual_mode_path():
     s = Sim(obey=True, min_run_s=60)
     # flags: 35700 stop, 35701 auto, 35702 manual, 35705 start; no telemetry keys
-    s.g.key_flags = [0b1110010000000000, 0, 0, 0, 0, 0, 0, 0]
+    s.module.flags = [0b1110010000000000, 0, 0, 0, 0, 0, 0, 0]
     s.step(61, batt_soc=25)
-    assert s.sent == [G.KEY_MANUAL, G.KEY_START]
+    assert s.sent == [A.KEY_MANUAL, A.KEY_START]
     assert s.run_until('running')
     s.step(61, batt_soc=95)
-    assert s.sent[-2:] == [G.KEY_STOP_MODE, G.KEY_AUTO]
+    assert s.sent[-2:] == [A.KEY_STOP_MODE, A.KEY_AUTO]
+
+
+def test_dse_keys_resend_only_a_refused_key_and_count_what_they_send():
+    s = Sim(obey=True, min_run_s=60)
+    s.step(1)
+    assert s.keys.flags is None and s.keys.flag_errors == 1    # no key flags: counted
+    s.step(59)
+    assert s.keys.flag_errors == 1
+    s.module.flags = [0b1110010000000000, 0, 0, 0, 0, 0, 0, 0]
+    s.step(1)                                   # read again after FLAGS_RETRY_MS
+    assert s.keys.flags is not None and s.keys.flag_errors == 1 and s.keys.manual_path()
+    s.module.refuse = [A.KEY_START]
+    s.step(61, batt_soc=25)
+    assert s.sent == [A.KEY_MANUAL]             # the start key refused: sent next tick
+    s.step(1)
+    assert s.sent == [A.KEY_MANUAL, A.KEY_START]        # the manual key not again
+    assert (s.keys.sent, s.keys.failed) == (2, 1)
+    assert s.run_until('running') and not s.g.intents
 
 
 def test_stop_cause_is_a_query():
