@@ -112,7 +112,6 @@ class Generator:
         self.intents = []         # WANT_START / WANT_STOP for the DSE, oldest first
         self.attempt = 0
         self.faults = 0
-        self.max_run_cut = False  # latched: the last run hit max_run_s
         self.low_fuel = False
         self.fail_stop = False
         self.external = False     # running, but not started by us
@@ -169,7 +168,6 @@ class Generator:
         """Clear a lockout or fault (and the latched flags behind them)."""
         self.attempt = 0
         self.faults = 0
-        self.max_run_cut = False
         self.fail_stop = False
         self._t_rest = None
         if self.state in (LOCKOUT, FAULT):
@@ -192,6 +190,12 @@ class Generator:
     @property
     def lockout(self):
         return self.state == LOCKOUT
+
+    @property
+    def max_run_cut(self):
+        """True in the tick that cut a run at max_run_s: the latched alarm
+        holds it until acknowledged."""
+        return self._t_rest is not None and self._t_rest == self._last
 
     # --- persistence ----------------------------------------------------
     def to_dict(self):
@@ -473,7 +477,6 @@ class Generator:
             if cause:
                 self.stop_reason = cause
                 if cause == S_MAX_RUN:
-                    self.max_run_cut = True
                     self._t_rest = now
                 self._end_run(now, ts)
             elif st == WARMUP and self._in_state_ms(now) >= g['warmup_s'] * 1000:

@@ -246,13 +246,60 @@ def test_max_run_cuts_the_run_and_holds_off_a_restart():
     s = Sim(obey=True, max_run_s=3600, min_run_s=60)
     s.step(61, batt_soc=25)
     assert s.run_until('running')
-    s.step(3600)
-    assert s.g.max_run_cut and s.g.stop_reason == G.S_MAX_RUN
+    n = 0
+    while s.g.stop_reason != G.S_MAX_RUN and n < 3600:
+        s.step()
+        n += 1
+    # The flag is up in the tick of the cut (the latched alarm holds it).
+    assert s.g.max_run_cut and s.g.state_name == 'cooldown'
+    s.step(3600 - n)
+    assert not s.g.max_run_cut and s.g.stop_reason == G.S_MAX_RUN
     s.step(600)
     assert s.g.state_name == 'standby'
     assert s.sent.count(A.KEY_TELE_START) == 1
     s.step(1800)
     assert s.sent.count(A.KEY_TELE_START) == 2     # still low after the rest
+
+
+def test_max_run_alarm_is_raised_once_and_cleared_by_its_ack():
+    # App._alarms reads the generator's flag and writes nothing back.
+    from firmware.app import App
+    from firmware.alarms import Alarms
+
+    class Part:
+        pass
+    app = Part()
+    s = Sim(obey=True, max_run_s=3600, min_run_s=60)
+    app.gen = s.g
+    app.alarms = Alarms({'batt_low_soc': 20, 'batt_crit_soc': 10, 'batt_low_v': 40.0,
+                         'batt_crit_v': 39.0, 'batt_temp_c': 60, 'delay_s': 10}, [])
+    app.devices = []
+    app.shedding = Part()
+    app.shedding.n_shed = 0
+    app.warning = None
+    app.actuator_faults = []
+    app.net = Part()
+    app.net.up = True
+
+    def step(n, **kw):
+        for _ in range(n):
+            s.step(1, **kw)
+            App._alarms(app, s.now, s.ts, s.snap)
+    step(61, batt_soc=25)
+    for _ in range(3700):
+        step(1)
+        if s.g.stop_reason == G.S_MAX_RUN:
+            break
+    al = app.alarms
+    assert al.is_active('gen_max_run')
+    raised = [e for e in al.drain_events() if e['code'] == 'gen_max_run']
+    assert [e['event'] for e in raised] == ['raise']
+    step(600)
+    assert al.is_active('gen_max_run')             # latched: waits for its ack
+    assert al.ack('gen_max_run', s.ts) == 1
+    assert not al.is_active('gen_max_run')         # the cause is gone: the ack clears it
+    step(10)
+    assert not al.is_active('gen_max_run')
 
 
 def test_fuel_prevents_and_stops():
