@@ -12,8 +12,9 @@
 from firmware.compat import const, ticks_diff
 from firmware.clock import local_minute, in_window, UNIX_2000
 # reason_text is read through this module by the app's event text.
-from firmware.gen_reasons import (Reasons, reason_text, BATTERY_REASONS, R_GRID, R_BMS,  # noqa: F401
-                                  R_BMS_WARN, R_EXERCISE, R_MANUAL, R_COMM)
+from firmware.gen_reasons import reason_text  # noqa: F401
+from firmware.gen_reasons import (Reasons, BATTERY_REASONS, R_GRID, R_BMS, R_BMS_WARN,
+                                  R_EXERCISE, R_MANUAL, R_COMM)
 
 # States.
 OFF = const(0)          # mode off: never starts
@@ -536,7 +537,8 @@ class Generator:
         if self.control == 'dse':
             # The module runs its own crank attempts; a shutdown alarm or no
             # running within its whole sequence is a failure to start.
-            limit = g['crank_attempts'] * (g['crank_s'] + g['crank_rest_s']) * 1000 + _DSE_START_MARGIN_MS
+            limit = g['crank_attempts'] * (g['crank_s'] + g['crank_rest_s']) * 1000 \
+                + _DSE_START_MARGIN_MS
             if snap['gen_state'] == 'fault' or t >= limit:
                 self._ask(WANT_STOP)
                 self.stop_reason = S_FAIL_START
