@@ -177,8 +177,6 @@ class App:
         al.set('gen_low_fuel', g.low_fuel, now, ts)
         al.set('gen_service_due', g.service_due, now, ts)
         al.set('gen_max_run', g.max_run_cut, now, ts)
-        if g.max_run_cut and al.is_active('gen_max_run'):
-            g.max_run_cut = False      # the latched alarm holds it until acked
         al.set('load_shed', self.shedding.n_shed > 0, now, ts)
         al.set('config_fallback', self.warning is not None, now, ts)
         al.set('actuator_fault', len(self.actuator_faults) > 0, now, ts)

@@ -1,15 +1,20 @@
-# The generator: start reasons (one small condition each, one generic
-# evaluator, as Victron's generator starter does it) and the state machine
-# that runs the start, warm-up, run, cool-down and stop sequence through one
-# of two actuators: DSE control keys over Modbus, or a dry-contact relay
-# (then the cranking is ours). Pure logic: the clock, the snapshot and the
-# genset's feedback come in, the outputs (relay levels, a key to send) go
-# out; runs the same in pytest, in the unix port and on the board.
+# The generator's state machine: the start, warm-up, run, cool-down and stop
+# sequence, through one of two actuators: DSE control keys over Modbus (the
+# generator says start or stop; firmware/hw/actuators.py DseKeys speaks the
+# module's keys), or a dry-contact relay (then the cranking is ours); and the
+# run counters. The automatic start reasons are firmware/gen_reasons.py.
+# Pure logic: the clock, the snapshot and the genset's feedback come in, the
+# outputs (relay levels, start/stop intents) go out; runs the same in
+# pytest, in the unix port and on the board.
 #
 # Allocation: a tick that changes nothing allocates nothing (ints, bools and
 # comparisons of existing objects only); transitions allocate an event.
 from firmware.compat import const, ticks_diff
 from firmware.clock import local_minute, in_window, UNIX_2000
+# reason_text is read through this module by the app's event text.
+from firmware.gen_reasons import reason_text  # noqa: F401
+from firmware.gen_reasons import (Reasons, BATTERY_REASONS, R_GRID, R_BMS, R_BMS_WARN,
+                                  R_EXERCISE, R_MANUAL, R_COMM)
 
 # States.
 OFF = const(0)          # mode off: never starts
@@ -25,22 +30,6 @@ FAULT = const(9)        # stopped by itself, or would not stop
 LOCKOUT = const(10)     # failed to start: needs a reset
 STATE_NAMES = ('off', 'standby', 'start_delay', 'cranking', 'crank_rest', 'warmup',
                'running', 'cooldown', 'stopping', 'fault', 'lockout')
-_ENGINE_ON = (CRANKING, WARMUP, RUNNING, COOLDOWN, STOPPING)
-
-# Start reasons, bit flags so that several can be active without a list.
-R_SOC = const(1)
-R_VOLT = const(2)
-R_LOAD = const(4)
-R_GRID = const(8)
-R_BMS = const(16)
-R_BMS_WARN = const(32)
-R_EXERCISE = const(64)
-R_MANUAL = const(128)
-R_COMM = const(256)
-REASON_NAMES = ((R_SOC, 'soc'), (R_VOLT, 'voltage'), (R_LOAD, 'load'), (R_GRID, 'grid_lost'),
-                (R_BMS, 'bms_protect'), (R_BMS_WARN, 'bms_cell_low'), (R_EXERCISE, 'exercise'),
-                (R_MANUAL, 'manual'), (R_COMM, 'comm_loss'))
-_BATTERY_REASONS = R_SOC | R_VOLT | R_LOAD | R_BMS | R_BMS_WARN | R_COMM
 
 # Why the last run ended (or a start was refused).
 S_NONE = const(0)
@@ -63,31 +52,27 @@ STOP_NAMES = ('', 'reasons_cleared', 'max_run', 'charge_taper', 'max_charge_time
 
 MODES = ('auto', 'manual', 'off')
 
-# DSE GenComm control keys: written as key, 65535 - key to KEY_REG/+1 in one
-# FC16; the module's 8 registers at KEY_FLAGS say which keys it takes.
-KEY_REG = const(4104)
-KEY_FLAGS = const(4096)
-KEY_STOP_MODE = const(35700)
-KEY_AUTO = const(35701)
-KEY_MANUAL = const(35702)
-KEY_START = const(35705)
-KEY_TELE_START = const(35732)
-KEY_TELE_CANCEL = const(35733)
+# What the generator asks of a DSE module, in order; DseKeys turns each into
+# the module's keys.
+WANT_START = const(1)
+WANT_STOP = const(2)
+_INTENTS_MAX = const(4)      # a bus that stays down does not grow the queue
 
-FEEDBACK_LOSS_MS = const(5000)    # running feedback gone this long = it stopped
-FAULT_HOLD_MS = const(60000)      # a fault is held this long before a retry
-FAULTS_TO_LOCKOUT = const(3)      # faults in a row that lock the generator out
-STOP_V_DELAY_MS = const(60000)    # voltage must stay recovered this long
-MAX_RUN_REST_MS = const(1800000)  # after a max-run cut, no auto start for 30 min
-DSE_START_MARGIN_MS = const(30000)
-
-
-def reason_text(bits):
-    out = []
-    for bit, name in REASON_NAMES:
-        if bits & bit:
-            out.append(name)
-    return ','.join(out)
+_FEEDBACK_LOSS_MS = const(5000)    # running feedback gone this long = it stopped
+_FAULT_HOLD_MS = const(60000)      # a fault is held this long before a retry
+_FAULTS_TO_LOCKOUT = const(3)      # faults in a row that lock the generator out
+_MAX_RUN_REST_MS = const(1800000)  # after a max-run cut, no auto start for 30 min
+_DSE_START_MARGIN_MS = const(30000)  # past the module's own crank sequence: a failed start
+# The genset's frequency when nothing else tells: at speed, or stopped.
+_RUNNING_HZ = const(45)
+_STOPPED_HZ = const(10)
+_MAX_TICK_GAP_MS = const(60000)   # a longer gap (a stall, a clock jump) adds no run time
+_EVENTS_KEPT = const(16)
+_DAY_S = const(86400)
+_HOUR_S = const(3600)
+# A saved last_exercise this large is Unix seconds (saved before the
+# clock's epoch was 2000): seconds since 2000 reach it only in 2038.
+_UNIX_SAVED = const(1200000000)
 
 
 def running_feedback(snap):
@@ -100,53 +85,11 @@ def running_feedback(snap):
         return False
     hz = snap['gen_hz']
     if hz is not None:
-        if hz >= 45:
+        if hz >= _RUNNING_HZ:
             return True
-        if hz < 10:
+        if hz < _STOPPED_HZ:
             return False
     return None
-
-
-class Cond:
-    """One start reason: raw start and stop tests come in each tick; this
-    applies the reason's start delay, stop delay and minimum run."""
-
-    def __init__(self, bit, on_ms, off_ms=0, min_run_ms=0):
-        self.bit = bit
-        self.on_ms = on_ms
-        self.off_ms = off_ms
-        self.min_run_ms = min_run_ms
-        self.active = False
-        self.pending = False    # start test true, delay still running
-        self._t = None
-
-    def reset(self):
-        self.active = False
-        self.pending = False
-        self._t = None
-
-    def update(self, start, stop, now, run_ms):
-        if not self.active:
-            if start:
-                if self._t is None:
-                    self._t = now
-                if ticks_diff(now, self._t) >= self.on_ms:
-                    self.active = True
-                    self.pending = False
-                    self._t = None
-                else:
-                    self.pending = True
-            else:
-                self.pending = False
-                self._t = None
-        elif stop:
-            if self._t is None:
-                self._t = now
-            if ticks_diff(now, self._t) >= self.off_ms and run_ms >= self.min_run_ms:
-                self.active = False
-                self._t = None
-        else:
-            self._t = None
 
 
 class Generator:
@@ -155,21 +98,11 @@ class Generator:
         self.cfg = g
         self.control = g['control']
         self.utc_offset_s = utc_offset_min * 60
-        s = 1000
-        self.c_soc = Cond(R_SOC, g['start_delay_s'] * s)
-        self.c_volt = Cond(R_VOLT, g['start_delay_s'] * s, STOP_V_DELAY_MS)
-        self.c_load = Cond(R_LOAD, g['start_delay_s'] * s, g['start_delay_s'] * s)
-        gl = g['grid_loss_start_s']
-        self.c_grid = Cond(R_GRID, (gl or 0) * s)
-        self.c_bms = Cond(R_BMS, 0)
-        self.c_warn = Cond(R_BMS_WARN, 0, 0, g['bms_min_run_s'] * s)
-        self.c_comm = Cond(R_COMM, g['start_delay_s'] * s)
-        self.conds = (self.c_soc, self.c_volt, self.c_load, self.c_grid, self.c_bms,
-                      self.c_warn, self.c_comm)
+        self.conditions = Reasons(g)
         self.mode = g['mode']
         self.state = OFF if self.mode == 'off' else STANDBY
         self.reasons = 0          # active start reasons (bits)
-        self.pending = 0          # reasons waiting out their delay (bits)
+        self.waiting = 0          # reasons waiting out their start delay (bits)
         self.run_reasons = 0      # the reasons the current run was started for
         self.stop_reason = S_NONE
         self.manual = False       # manual start requested
@@ -177,11 +110,9 @@ class Generator:
         self.available = False    # may carry load (dispatch reads this)
         self.out_run = False      # relay: fuel/run hold
         self.out_crank = False    # relay: starter
-        self.keys = []            # DSE keys waiting to be sent, in order
-        self.key_flags = None     # DSE 4096..4103 key availability, when read
+        self.intents = []         # WANT_START / WANT_STOP for the DSE, oldest first
         self.attempt = 0
         self.faults = 0
-        self.max_run_cut = False  # latched: the last run hit max_run_s
         self.low_fuel = False
         self.fail_stop = False
         self.external = False     # running, but not started by us
@@ -201,7 +132,7 @@ class Generator:
         self._t_fb_lost = None
         self._t_taper = None
         self._t_pv = None
-        self._t_rest = None       # ticks_ms of a max-run cut
+        self._t_rest = None       # ticks_ms of a max-run cut, until its rest is over
         self._last = None         # ticks_ms of the previous tick
         self._was_running = False
         self._taper_ah = None     # capacity the taper threshold was made for
@@ -238,7 +169,6 @@ class Generator:
         """Clear a lockout or fault (and the latched flags behind them)."""
         self.attempt = 0
         self.faults = 0
-        self.max_run_cut = False
         self.fail_stop = False
         self._t_rest = None
         if self.state in (LOCKOUT, FAULT):
@@ -256,11 +186,17 @@ class Generator:
     def service_due(self):
         h = self.cfg['service_hours']
         b = self.service_base_s
-        return h > 0 and b is not None and self.run_s - b >= h * 3600
+        return h > 0 and b is not None and self.run_s - b >= h * _HOUR_S
 
     @property
     def lockout(self):
         return self.state == LOCKOUT
+
+    @property
+    def max_run_cut(self):
+        """True in the tick that cut a run at max_run_s: the latched alarm
+        holds it until acknowledged."""
+        return self._t_rest is not None and self._t_rest == self._last
 
     # --- persistence ----------------------------------------------------
     def to_dict(self):
@@ -278,7 +214,7 @@ class Generator:
         b = d.get('service_base_s')
         base = None if b is None else int(b)
         last_ex = int(d.get('last_exercise', 0) or 0)
-        if last_ex > 1200000000:    # Unix seconds (saved before the clock's epoch was 2000)
+        if last_ex > _UNIX_SAVED:
             last_ex -= UNIX_2000
         faults = int(d.get('faults', 0))
         reasons = int(d.get('run_reasons', 0))
@@ -295,17 +231,15 @@ class Generator:
             self.state = RUNNING    # confirmed or dropped on the first tick
             self._resume = True
             self.run_reasons = reasons
-            for c in self.conds:    # the run's reasons hold until they clear
-                if reasons & c.bit:
-                    c.active = True
+            self.conditions.hold(reasons)
         else:
             self.state = OFF if self.mode == 'off' else STANDBY
 
     # --- the tick -------------------------------------------------------
     def _enter(self, state, now, ts):
         self.events.append((ts, self.state, state,
-                            self.run_reasons or self.reasons or self.pending, self.stop_reason))
-        if len(self.events) > 16:
+                            self.run_reasons or self.reasons or self.waiting, self.stop_reason))
+        if len(self.events) > _EVENTS_KEPT:
             self.events.pop(0)
         self.state = state
         self._t_state = now
@@ -340,80 +274,25 @@ class Generator:
         if self.service_base_s is None and (fb is not None or dev is not None):
             self.service_base_s = self.run_s
 
-    def _send(self, key):
-        if len(self.keys) < 4:
-            self.keys.append(key)
+    def _ask(self, intent):
+        if self.control == 'dse' and len(self.intents) < _INTENTS_MAX:
+            self.intents.append(intent)
 
-    def key_sent(self, ok):
-        """The app wrote (ok) or failed to write the first pending key; a
-        failed key stays first and is tried again next tick."""
-        if ok and self.keys:
-            self.keys.pop(0)
-
-    def _manual_path(self):
-        # Telemetry start in auto is the preferred way; a module that lacks
-        # it is put in manual mode and started, and stopped by stop mode.
-        return self.key_flags is not None and not self._has(KEY_TELE_START) \
-            and self._has(KEY_MANUAL) and self._has(KEY_START)
-
-    def _has(self, key):
-        n = key - 35700
-        f = self.key_flags
-        return f is not None and n // 16 < len(f) and (f[n // 16] >> (15 - n % 16)) & 1
-
-    def _conditions(self, snap, now, ts, fb):
+    def _reasons(self, snap, now, ts):
+        """The reasons to run now (self.reasons) and those waiting out their
+        start delay (self.waiting); True when some are waiting."""
         g = self.cfg
-        soc = snap['batt_soc']
-        v = snap['batt_v']
-        grid = snap['grid_ok']
-        run_ms = self._run_ms_now(now)
-        # With the grid healthy, the grid carries and charges: the battery
-        # reasons do not start the diesel, and a run for them ends.
-        grid_up = grid is True
-        c = self.c_soc
-        c.update(not grid_up and soc is not None and soc < g['start_soc'],
-                 grid_up or (soc is not None and soc >= g['stop_soc']), now, 0)
-        sv = g['start_v']
-        c = self.c_volt
-        if sv is None:
-            c.reset()
-        else:
-            c.update(not grid_up and v is not None and v < sv,
-                     grid_up or (v is not None and v >= g['stop_v']), now, 0)
-        sl = g['start_load_w']
-        c = self.c_load
-        if sl is None:
-            c.reset()
-        else:
-            lw = snap['load_w']
-            c.update(not grid_up and lw is not None and lw > sl,
-                     grid_up or (lw is not None and lw < g['stop_load_w']), now, 0)
-        c = self.c_grid
-        if g['grid_loss_start_s'] is None:
-            c.reset()
-        else:
-            c.update(grid is False, grid is True, now, 0)
-        prot = snap['batt_protect']
-        self.c_bms.update(not grid_up and prot is True, grid_up or prot is False, now, 0)
-        warn = snap['batt_warn']
-        self.c_warn.update(not grid_up and g['bms_warn_start'] and warn is True,
-                           grid_up or warn is not True, now, run_ms)
-        lost = soc is None and v is None
-        self.c_comm.update(g['on_comm_loss'] == 'start' and lost, not lost, now, 0)
-        bits = 0
-        pend = 0
-        for c in self.conds:
-            if c.active:
-                bits |= c.bit
-            elif c.pending:
-                pend |= c.bit
+        c = self.conditions
+        c.update(snap, now, self._run_ms_now(now))
+        bits = c.active
+        pend = c.waiting
         # Exercise: due every exercise_days at exercise_hour, outside quiet hours.
         days = g['exercise_days']
         if self.exercise:
             bits |= R_EXERCISE
-        elif days and self.clock_ok and ts >= self.last_exercise + days * 86400 \
+        elif days and self.clock_ok and ts >= self.last_exercise + days * _DAY_S \
                 and self.state == STANDBY:
-            hour = int((ts + self.utc_offset_s) // 3600) % 24
+            hour = int((ts + self.utc_offset_s) // _HOUR_S) % 24
             if hour == g['exercise_hour'] and not self._quiet(ts):
                 self.exercise = True
                 bits |= R_EXERCISE
@@ -426,29 +305,76 @@ class Generator:
             bits = 0
             pend = 0
         self.reasons = bits
-        self.pending = pend
+        self.waiting = pend
         return pend != 0
 
-    def _may_start(self, snap, now, ts):
+    def _may_start(self, snap, ts):
         g = self.cfg
         if self.low_fuel:
             return False
         if self.manual:
             return True
-        if self._t_rest is not None:
-            if ticks_diff(now, self._t_rest) < MAX_RUN_REST_MS:
-                soc = snap['batt_soc']
-                if soc is None or soc > g['quiet_override_soc']:
-                    return False
-            else:
-                self._t_rest = None
+        if self._t_rest is not None:    # resting after a max-run cut
+            soc = snap['batt_soc']
+            if soc is None or soc > g['quiet_override_soc']:
+                return False
         if self._quiet(ts):
             soc = snap['batt_soc']
             return soc is not None and soc <= g['quiet_override_soc']
         return True
 
+    def _charging(self):
+        # A run for the battery's charge (not for its BMS or for lost data)
+        # may end before its reasons clear.
+        r = self.reasons
+        return r & BATTERY_REASONS and not r & (R_BMS | R_BMS_WARN | R_COMM)
+
+    def _tapering(self, snap, run_ms):
+        """Whether the charge current is under the taper threshold; None
+        when that cannot be told (no current or capacity, still warming up)."""
+        g = self.cfg
+        ba = snap['batt_a']
+        if not g['stop_taper_c'] or snap['batt_ah'] is None or ba is None \
+                or run_ms < g['warmup_s'] * 1000:
+            return None
+        return 0 <= ba < self._taper_a
+
+    def _track(self, snap, now):
+        """The run's clocks that _stop_cause reads: the end of an exercise,
+        how long the charge has tapered, how long PV has carried the load."""
+        g = self.cfg
+        run_ms = self._run_ms_now(now)
+        if self.exercise:
+            if run_ms < g['exercise_s'] * 1000:
+                return      # an exercise runs its time whatever the battery does
+            self.exercise = False
+            self.reasons &= ~R_EXERCISE
+        if not self._charging():
+            return
+        cap = snap['batt_ah']
+        tc = g['stop_taper_c']
+        if tc and cap is not None and cap != self._taper_ah:
+            self._taper_ah = cap
+            self._taper_a = tc * cap    # a float: made again only when the capacity changes
+        t = self._tapering(snap, run_ms)
+        if t:
+            if self._t_taper is None:
+                self._t_taper = now
+        elif t is False:
+            self._t_taper = None
+        pv = snap['pv_w']
+        lw = snap['load_w']
+        ba = snap['batt_a']
+        if g['pv_stop_s'] and pv is not None and lw is not None and ba is not None \
+                and pv >= lw and ba > 0:
+            if self._t_pv is None:
+                self._t_pv = now
+        else:
+            self._t_pv = None
+
     def _stop_cause(self, snap, now):
-        """Why a running generator should stop now (S_NONE = keep running)."""
+        """Why a running generator should stop now (S_NONE = keep running).
+        A query: _track has moved the run's clocks for this tick."""
         g = self.cfg
         fuel = snap['fuel_pct']
         if fuel is not None and fuel < g['fuel_stop_pct']:
@@ -464,50 +390,23 @@ class Generator:
             return S_MAX_RUN
         if self.mode == 'manual':
             return S_NONE if self.manual else S_MANUAL
-        r = self.reasons
         if self.run_reasons & R_GRID and snap['grid_ok'] is True:
             return S_GRID_BACK
         if self.exercise:
-            if run_ms < g['exercise_s'] * 1000:
-                return S_NONE
-            self.exercise = False
-            r &= ~R_EXERCISE
-            self.reasons = r
-        charging_run = r & _BATTERY_REASONS
-        if charging_run and r & (R_BMS | R_BMS_WARN | R_COMM) == 0:
+            return S_NONE
+        if self._charging():
             # Cycle charging ends early when the battery stops taking current.
-            ba = snap['batt_a']
-            cap = snap['batt_ah']
-            tc = g['stop_taper_c']
-            if tc and cap is not None and ba is not None and run_ms >= g['warmup_s'] * 1000:
-                if cap != self._taper_ah:
-                    self._taper_ah = cap
-                    self._taper_a = tc * cap
-                if 0 <= ba < self._taper_a:
-                    if self._t_taper is None:
-                        self._t_taper = now
-                    if ticks_diff(now, self._t_taper) >= g['stop_taper_s'] * 1000:
-                        return S_TAPER
-                else:
-                    self._t_taper = None
+            if self._tapering(snap, run_ms) \
+                    and ticks_diff(now, self._t_taper) >= g['stop_taper_s'] * 1000:
+                return S_TAPER
             mc = g['max_charge_s']
             if mc and run_ms >= mc * 1000:
                 return S_MAX_CHARGE
-            ps = g['pv_stop_s']
-            pv = snap['pv_w']
-            lw = snap['load_w']
-            ba = snap['batt_a']
-            if ps and pv is not None and lw is not None and ba is not None \
-                    and pv >= lw and ba > 0:
-                if self._t_pv is None:
-                    self._t_pv = now
-                if ticks_diff(now, self._t_pv) >= ps * 1000:
-                    return S_PV
-            else:
-                self._t_pv = None
-        if r:
+            if self._t_pv is not None and ticks_diff(now, self._t_pv) >= g['pv_stop_s'] * 1000:
+                return S_PV
+        if self.reasons:
             return S_NONE
-        if self.run_reasons & (R_GRID | _BATTERY_REASONS) and snap['grid_ok'] is True:
+        if self.run_reasons & (R_GRID | BATTERY_REASONS) and snap['grid_ok'] is True:
             return S_GRID_BACK
         if run_ms >= g['min_run_s'] * 1000 or self.run_reasons == 0:
             return S_CLEARED
@@ -517,16 +416,18 @@ class Generator:
         """One decision from one snapshot. `now` is ticks_ms, `ts` Unix s."""
         g = self.cfg
         dt = ticks_diff(now, self._last) if self._last is not None else 0
-        if dt < 0 or dt > 60000:
+        if dt < 0 or dt > _MAX_TICK_GAP_MS:
             dt = 0
         self._last = now
+        if self._t_rest is not None and ticks_diff(now, self._t_rest) >= _MAX_RUN_REST_MS:
+            self._t_rest = None
         fb = running_feedback(snap)
         self.feedback = fb
         self._count(fb, now, dt, snap)
         fuel = snap['fuel_pct']
         if fuel is not None:
             self.low_fuel = fuel < g['fuel_prevent_pct']
-        pending = self._conditions(snap, now, ts, fb)
+        waiting = self._reasons(snap, now, ts)
         st = self.state
         ctl = self.control
 
@@ -543,13 +444,13 @@ class Generator:
             self.external = bool(fb) and st != START_DELAY
             idle = OFF if self.mode == 'off' else STANDBY
             want = self.mode != 'off' and (self.reasons != 0)
-            if want and self._may_start(snap, now, ts):
+            if want and self._may_start(snap, ts):
                 self.run_reasons = self.reasons
                 self.stop_reason = S_NONE
                 self.attempt = 1
                 self._t_taper = self._t_pv = None
                 self._begin_crank(now, ts)
-            elif self.mode != 'off' and pending and self._may_start(snap, now, ts):
+            elif self.mode != 'off' and waiting and self._may_start(snap, ts):
                 if st != START_DELAY:
                     self._enter(START_DELAY, now, ts)
             elif st != idle:
@@ -566,17 +467,17 @@ class Generator:
             if fb is False:
                 if self._t_fb_lost is None:
                     self._t_fb_lost = now
-                if ticks_diff(now, self._t_fb_lost) >= FEEDBACK_LOSS_MS:
+                if ticks_diff(now, self._t_fb_lost) >= _FEEDBACK_LOSS_MS:
                     self.stop_reason = S_UNEXPECTED
                     self._fault(now, ts)
                     return self
             else:
                 self._t_fb_lost = None
+            self._track(snap, now)
             cause = self._stop_cause(snap, now)
             if cause:
                 self.stop_reason = cause
                 if cause == S_MAX_RUN:
-                    self.max_run_cut = True
                     self._t_rest = now
                 self._end_run(now, ts)
             elif st == WARMUP and self._in_state_ms(now) >= g['warmup_s'] * 1000:
@@ -598,22 +499,17 @@ class Generator:
                 self.fail_stop = True
                 self._fault(now, ts)
         elif st == FAULT:
-            if self._in_state_ms(now) >= FAULT_HOLD_MS and not fb:
+            if self._in_state_ms(now) >= _FAULT_HOLD_MS and not fb:
                 self._enter(OFF if self.mode == 'off' else STANDBY, now, ts)
         # LOCKOUT: nothing until reset().
         self.available = self.state == RUNNING
         return self
 
     def _begin_crank(self, now, ts):
-        if self.control == 'dse':
-            if self._manual_path():
-                self._send(KEY_MANUAL)
-                self._send(KEY_START)
-            else:
-                self._send(KEY_TELE_START)
-        elif self.control == 'relay':
+        if self.control == 'relay':
             self.out_run = True
             self.out_crank = True
+        self._ask(WANT_START)
         self._enter(CRANKING, now, ts)
 
     def _abort_start(self, now, ts):
@@ -621,7 +517,7 @@ class Generator:
         if self.mode == 'off' or (self.reasons == 0 and not self.manual) or self.low_fuel:
             self.out_crank = False
             self.out_run = False
-            self._stop_keys()
+            self._ask(WANT_STOP)
             self.stop_reason = S_MODE if self.mode == 'off' else S_CLEARED
             self._enter(OFF if self.mode == 'off' else STANDBY, now, ts)
             return True
@@ -641,9 +537,10 @@ class Generator:
         if self.control == 'dse':
             # The module runs its own crank attempts; a shutdown alarm or no
             # running within its whole sequence is a failure to start.
-            limit = g['crank_attempts'] * (g['crank_s'] + g['crank_rest_s']) * 1000 + DSE_START_MARGIN_MS
+            limit = g['crank_attempts'] * (g['crank_s'] + g['crank_rest_s']) * 1000 \
+                + _DSE_START_MARGIN_MS
             if snap['gen_state'] == 'fault' or t >= limit:
-                self._stop_keys()
+                self._ask(WANT_STOP)
                 self.stop_reason = S_FAIL_START
                 self._enter(LOCKOUT, now, ts)
             return
@@ -662,19 +559,9 @@ class Generator:
         self.exercise = False
         self.manual = False             # a new run needs a new request
         self.faults = 0                 # a run that ends by our hand ends a fault series
-        for c in self.conds:
-            c.reset()
-        self._stop_keys()
+        self.conditions.reset()
+        self._ask(WANT_STOP)
         self._enter(COOLDOWN, now, ts)
-
-    def _stop_keys(self):
-        if self.control != 'dse':
-            return
-        if self._manual_path():
-            self._send(KEY_STOP_MODE)
-            self._send(KEY_AUTO)    # back to auto, as the module was found
-        else:
-            self._send(KEY_TELE_CANCEL)
 
     def _fault(self, now, ts):
         self.out_crank = False
@@ -682,5 +569,5 @@ class Generator:
         self._t_run = None
         self.exercise = False
         self.faults += 1
-        self._stop_keys()
-        self._enter(LOCKOUT if self.faults >= FAULTS_TO_LOCKOUT else FAULT, now, ts)
+        self._ask(WANT_STOP)
+        self._enter(LOCKOUT if self.faults >= _FAULTS_TO_LOCKOUT else FAULT, now, ts)

@@ -8,7 +8,6 @@
 # - relay control: the starter off, the run/fuel hold per
 #   safe_mode.gen_relay ('off' stops a running set, 'run' keeps it).
 from firmware.compat import ticks_diff, ticks_add
-from firmware import generator as G
 
 RETRY_MS = 60000
 TRIES = 5           # a key the module keeps refusing is given up, not sent forever
@@ -16,7 +15,7 @@ TRIES = 5           # a key the module keeps refusing is given up, not sent fore
 
 class FailSafe:
     def __init__(self, app, gen_relay):
-        from firmware.hw.actuators import DseKeys
+        from firmware.hw.actuators import DseKeys, KEY_TELE_CANCEL, KEY_AUTO
         self.app = app
         sh = app.shedding
         for i in range(len(sh.shed)):
@@ -25,11 +24,11 @@ class FailSafe:
         g = app.gen
         g.out_crank = False
         g.out_run = gen_relay == 'run'
-        g.keys.clear()
+        g.intents.clear()
         self.pins = [a for a in app.actuators if not isinstance(a, DseKeys)]
         dse = [a for a in app.actuators if isinstance(a, DseKeys)]
-        self.dev = dse[0].dev if dse else None
-        self.keys = [G.KEY_TELE_CANCEL, G.KEY_AUTO] if dse else []
+        self.keys_act = dse[0] if dse else None
+        self.keys = [KEY_TELE_CANCEL, KEY_AUTO] if dse else []
         self.tries = 0
         self.next_ms = None
         # What the console and MQTT say of the DSE: None (no DSE control),
@@ -42,7 +41,7 @@ class FailSafe:
         if not self.keys or (self.next_ms is not None and ticks_diff(now, self.next_ms) < 0):
             return
         k = self.keys[0]
-        err = self.dev.write(G.KEY_REG, [k, 65535 - k])
+        err = self.keys_act.write(k)
         self.tries += 1
         if err is None or self.tries >= TRIES:
             self.keys.pop(0)

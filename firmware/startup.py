@@ -61,7 +61,7 @@ def preload(paths=()):
     names of what that config loads later (intern_names())."""
     from firmware.hw import rtu
     rtu.serial_class()
-    from firmware import generator, alarms, dispatch, counters, poller, site  # noqa: F401
+    from firmware import generator, gen_reasons, alarms, dispatch, counters, poller, site  # noqa: F401
     for path in paths:
         names = _later_from(path)
         if names is not None:

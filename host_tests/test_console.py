@@ -96,6 +96,7 @@ def test_every_looking_command(site, micropython):
     assert "site BTS-0042" in out and "heap free" in out and "generator: standby, mode auto" in out
     assert "dispatch: source" in out and "link: MQTT disabled" in out and "alarms: 0 active" in out
     assert "loads: 2, shed: -" in out and "console: locked" in out
+    assert "dse keys: 0 sent, 0 failed; key flags telemetry path" in out, out
     assert status_field(out, "heap free") > 0
     assert t.cmd("s").count("site BTS-0042") == 1          # an alias
 

@@ -377,12 +377,15 @@ def gen_code(gw):
 
 
 def test_dse_key_flags_and_mode(gw):
-    flags = read(gw, 3, 4096, 8, 10)
-    for key in (35700, 35701, 35702, 35705, 35707, 35732, 35733):
-        n = key - 35700
-        assert flags[n // 16] >> (15 - n % 16) & 1, "flag of key %d" % key
-    n = 35703 - 35700
-    assert not flags[0] >> (15 - n) & 1, "test-on-load key is not offered"
+    # Read as the firmware's key actuator reads them.
+    from firmware.hw import actuators as A
+    flags = read(gw, 3, A.KEY_FLAGS, 8, 10)
+    for key in (A.KEY_STOP_MODE, A.KEY_AUTO, A.KEY_MANUAL, A.KEY_START, 35707,
+                A.KEY_TELE_START, A.KEY_TELE_CANCEL):
+        assert A.offers(flags, key), "flag of key %d" % key
+    assert not A.offers(flags, 35703), "test-on-load key is not offered"
+    # GenComm's order: key 35700 is the top bit of 4096, 35733 bit 14 of 4098.
+    assert flags[0] >> 15 & 1 and flags[2] >> 14 & 1 and not flags[0] >> 12 & 1
     assert read(gw, 3, 772, 1, 10) == [1]
 
 

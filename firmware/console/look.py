@@ -37,6 +37,13 @@ def c_status(con, args, text, now):
         g.state_name, g.mode, ', start reasons: ' + why if why else '',
         ', last stop: ' + STOP_NAMES[g.stop_reason] if g.stop_reason else '',
         ', LOCKED OUT (gen reset)' if g.lockout else ''))
+    from firmware.hw.actuators import DseKeys
+    for a in app.actuators:
+        if isinstance(a, DseKeys):
+            print('dse keys: %d sent, %d failed; key flags %s%s' % (
+                a.sent, a.failed, '-' if a.flags is None else
+                'manual path' if a.manual_path() else 'telemetry path',
+                ', %d reads failed' % a.flag_errors if a.flag_errors else ''))
     print('dispatch: source %s (%s), grid contactor %s%s' % (
         SOURCE_NAMES[d.source], REASON_NAMES[d.reason], 'closed' if d.grid_on else 'open',
         ', on battery' if d.on_battery else ''))

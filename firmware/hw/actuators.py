@@ -1,46 +1,98 @@
 # The only place that acts on the cabinet: DSE control keys over Modbus,
 # the generator's relay contacts and the loads' contactors on pins. Each
 # apply() turns the pure decisions into writes, and only on a change.
+from firmware.compat import const, ticks_diff
 from firmware.bus_errors import BusError
 from firmware import generator as G
 
-FLAGS_RETRY_MS = 60000
+# DSE GenComm control keys (page 16, firmware/profiles/dse_gencomm.py): a key
+# and its complement written to KEY_REG and KEY_REG + 1 in one FC16; the
+# module's 8 registers at KEY_FLAGS hold one bit a key, _KEY_BASE the first,
+# most significant bit first, set when the module takes that key.
+KEY_REG = const(4104)
+KEY_FLAGS = const(4096)
+_KEY_BASE = const(35700)
+KEY_STOP_MODE = const(35700)
+KEY_AUTO = const(35701)
+KEY_MANUAL = const(35702)
+KEY_START = const(35705)
+KEY_TELE_START = const(35732)
+KEY_TELE_CANCEL = const(35733)
+
+_FLAGS_RETRY_MS = const(60000)
+
+
+def offers(flags, key):
+    """Whether the key-availability registers (KEY_FLAGS..+7) offer key."""
+    n = key - _KEY_BASE
+    return n // 16 < len(flags) and (flags[n // 16] >> (15 - n % 16)) & 1 == 1
 
 
 class DseKeys:
-    """Sends the generator's pending control keys: the key to 4104 and its
-    complement to 4105 in one FC16 request, as GenComm requires."""
+    """Turns the generator's start/stop intents into the module's control
+    keys and sends them: the key to 4104 and its complement to 4105 in one
+    FC16 request, as GenComm requires."""
 
     def __init__(self, device, gen):
         self.dev = device
         self.gen = gen
-        self.sent = 0
-        self.failed = 0
+        self.flags = None         # the module's key availability, once read
+        self.sent = 0             # keys the module took
+        self.failed = 0           # key writes that failed (each tried again)
+        self.flag_errors = 0      # reads of the key availability that failed
+        self._seq = None          # the keys of the intent being sent
+        self._i = 0               # how many of them the module has taken
         self._flags_at = None
 
+    def manual_path(self):
+        # Telemetry start in auto is the preferred way; a module that lacks
+        # it is put in manual mode and started, and stopped by stop mode,
+        # then back to auto as the module was found.
+        f = self.flags
+        return f is not None and not offers(f, KEY_TELE_START) \
+            and offers(f, KEY_MANUAL) and offers(f, KEY_START)
+
+    def keys_for(self, intent):
+        if self.manual_path():
+            if intent == G.WANT_START:
+                return (KEY_MANUAL, KEY_START)
+            return (KEY_STOP_MODE, KEY_AUTO)
+        return (KEY_TELE_START,) if intent == G.WANT_START else (KEY_TELE_CANCEL,)
+
+    def write(self, key):
+        """One key; None when the module took it, else the error."""
+        err = self.dev.write(KEY_REG, [key, 65535 - key])
+        if err is None:
+            self.sent += 1
+        else:
+            self.failed += 1
+        return err
+
     def _read_flags(self, now):
-        from firmware.compat import ticks_diff
-        if self._flags_at is not None and ticks_diff(now, self._flags_at) < FLAGS_RETRY_MS:
+        if self._flags_at is not None and ticks_diff(now, self._flags_at) < _FLAGS_RETRY_MS:
             return
         self._flags_at = now
         try:
-            data = self.dev.request(3, G.KEY_FLAGS, 8)
+            data = self.dev.request(3, KEY_FLAGS, 8)
         except BusError:
+            self.flag_errors += 1       # the telemetry keys meanwhile; read again later
             return
-        self.gen.key_flags = [(data[2 * i] << 8) | data[2 * i + 1] for i in range(8)]
+        self.flags = [(data[2 * i] << 8) | data[2 * i + 1] for i in range(8)]
 
     def apply(self, now):
-        g = self.gen
-        if g.key_flags is None and self.dev.online:
+        if self.flags is None and self.dev.online:
             self._read_flags(now)
-        while g.keys:
-            k = g.keys[0]
-            err = self.dev.write(G.KEY_REG, [k, 65535 - k])
-            g.key_sent(err is None)
-            if err is not None:
-                self.failed += 1
-                break       # tried again next tick
-            self.sent += 1
+        q = self.gen.intents
+        while q:
+            if self._seq is None:       # the path is chosen once an intent
+                self._seq = self.keys_for(q[0])
+            if self.write(self._seq[self._i]) is not None:
+                return                  # the same key again next tick
+            self._i += 1
+            if self._i == len(self._seq):
+                q.pop(0)
+                self._seq = None
+                self._i = 0
 
 
 class OutPin:

@@ -14,8 +14,9 @@ ANSWER_MS = 30
 GAP_MS = 0
 
 # Control keys (page 16: key and complement to 4104/4105, availability
-# flags at 4096..4103) are the generator's business: firmware/generator.py
-# holds the keys and firmware/hw/actuators.py writes them.
+# flags at 4096..4103) are the key actuator's business: firmware/generator.py
+# asks for a start or a stop, firmware/hw/actuators.py (DseKeys) picks the
+# keys and writes them.
 
 # Named alarms (page 154): 4 bits an alarm, 4 alarms a register; level 2
 # warning, 3 shutdown, 4 electrical trip. 7320 class: 20 alarms.

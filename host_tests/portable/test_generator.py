@@ -1,7 +1,8 @@
 # The generator state machine, table-driven on a simulated clock: each start
 # reason and delay, crank retries to lockout, min run, quiet hours, exercise,
 # unexpected stop, mode changes mid-sequence, and persistence.
-from firmware import generator as G
+from firmware import generator as G, gen_reasons as R
+from firmware.hw import actuators as A
 from gen_sim import Sim, T0
 from helpers import assert_no_alloc, raises
 
@@ -12,8 +13,8 @@ def test_low_soc_starts_after_the_delay_with_the_dse_key():
     assert s.g.state_name == 'start_delay' and s.sent == []
     s.step(56)
     assert s.g.state_name in ('cranking', 'warmup')
-    assert s.sent == [G.KEY_TELE_START]
-    assert s.g.run_reasons == G.R_SOC
+    assert s.sent == [A.KEY_TELE_START]
+    assert s.g.run_reasons == R.R_SOC
 
 
 def test_a_reason_that_clears_during_its_delay_starts_nothing():
@@ -33,10 +34,10 @@ def test_healthy_grid_inhibits_battery_reasons():
 def test_voltage_and_load_reasons():
     s = Sim(obey=True)
     s.step(61, batt_v=45.5)
-    assert s.g.run_reasons == G.R_VOLT
+    assert s.g.run_reasons == R.R_VOLT
     s = Sim(obey=True, start_load_w=3000)
     s.step(61, load_w=3500.0)
-    assert s.g.run_reasons == G.R_LOAD and s.g.cfg['stop_load_w'] == 2400.0
+    assert s.g.run_reasons == R.R_LOAD and s.g.cfg['stop_load_w'] == 2400.0
 
 
 def test_grid_loss_start_and_grid_return_ends_the_run_without_a_restart_loop():
@@ -44,19 +45,19 @@ def test_grid_loss_start_and_grid_return_ends_the_run_without_a_restart_loop():
     s.step(119, grid_ok=False)
     assert s.g.state_name == 'start_delay' and s.sent == []
     s.step(2)
-    assert s.g.run_reasons == G.R_GRID
+    assert s.g.run_reasons == R.R_GRID
     assert s.run_until('running')
     s.step(10, grid_ok=True)
     assert s.g.state_name in ('cooldown', 'stopping', 'standby')
     assert s.g.stop_reason == G.S_GRID_BACK
     s.step(600)
-    assert s.g.state_name == 'standby' and s.sent.count(G.KEY_TELE_START) == 1
+    assert s.g.state_name == 'standby' and s.sent.count(A.KEY_TELE_START) == 1
 
 
 def test_bms_protection_starts_at_once():
     s = Sim(obey=True)
     s.step(1, batt_protect=True)
-    assert s.g.state_name in ('cranking', 'warmup') and s.g.run_reasons == G.R_BMS
+    assert s.g.state_name in ('cranking', 'warmup') and s.g.run_reasons == R.R_BMS
 
 
 def test_bms_cell_low_warning_starts_with_a_minimum_run():
@@ -73,7 +74,7 @@ def test_bms_cell_low_warning_starts_with_a_minimum_run():
 def test_min_run_then_cooldown_then_cancel_key():
     s = Sim(obey=False, min_run_s=1800, cooldown_s=120, warmup_s=60)
     s.step(61, batt_soc=25)
-    assert s.sent == [G.KEY_TELE_START]
+    assert s.sent == [A.KEY_TELE_START]
     s.step(2, gen_state='running')
     assert s.g.state_name == 'warmup'
     s.step(60)
@@ -84,7 +85,7 @@ def test_min_run_then_cooldown_then_cancel_key():
     assert s.g.state_name == 'running'
     assert s.run_until('cooldown', 200)
     assert 1795 <= s.g._run_ms_now(s.now) // 1000 <= 1802
-    assert s.sent[-1] == G.KEY_TELE_CANCEL
+    assert s.sent[-1] == A.KEY_TELE_CANCEL
     assert s.g.stop_reason == G.S_CLEARED and not s.g.available
     s.step(120, gen_state='cooling')
     assert s.g.state_name == 'stopping'
@@ -128,7 +129,7 @@ def test_dse_failure_to_start_locks_out():
     s.step(61, batt_soc=25)
     s.step(5, gen_state='starting')
     s.step(1, gen_state='fault')
-    assert s.g.state_name == 'lockout' and s.sent[-1] == G.KEY_TELE_CANCEL
+    assert s.g.state_name == 'lockout' and s.sent[-1] == A.KEY_TELE_CANCEL
 
 
 def test_running_confirmed_by_feedback_not_by_the_command():
@@ -176,7 +177,7 @@ def test_exercise_run_when_due_at_the_exercise_hour():
     s = Sim(obey=True, exercise_days=7, exercise_hour=10, exercise_s=900, min_run_s=60)
     s.g.last_exercise = T0 - 8 * 86400
     s.step(2)
-    assert s.g.run_reasons == G.R_EXERCISE
+    assert s.g.run_reasons == R.R_EXERCISE
     assert s.run_until('running')
     s.step(800)
     assert s.g.state_name == 'running'
@@ -184,7 +185,7 @@ def test_exercise_run_when_due_at_the_exercise_hour():
     assert s.g.state_name in ('cooldown', 'stopping', 'standby')
     assert T0 < s.g.last_exercise <= s.ts
     s.step(3600)
-    assert s.sent.count(G.KEY_TELE_START) == 1
+    assert s.sent.count(A.KEY_TELE_START) == 1
 
 
 def test_exercise_not_due_waits():
@@ -198,7 +199,7 @@ def test_manual_start_and_stop_and_manual_mode_ignores_auto_reasons():
     s = Sim(obey=True, min_run_s=1800)
     assert s.g.start() is None and s.g.mode == 'manual'
     s.step(2)
-    assert s.g.run_reasons == G.R_MANUAL
+    assert s.g.run_reasons == R.R_MANUAL
     assert s.run_until('running')
     s.g.stop()
     s.step(1)
@@ -245,13 +246,60 @@ def test_max_run_cuts_the_run_and_holds_off_a_restart():
     s = Sim(obey=True, max_run_s=3600, min_run_s=60)
     s.step(61, batt_soc=25)
     assert s.run_until('running')
-    s.step(3600)
-    assert s.g.max_run_cut and s.g.stop_reason == G.S_MAX_RUN
+    n = 0
+    while s.g.stop_reason != G.S_MAX_RUN and n < 3600:
+        s.step()
+        n += 1
+    # The flag is up in the tick of the cut (the latched alarm holds it).
+    assert s.g.max_run_cut and s.g.state_name == 'cooldown'
+    s.step(3600 - n)
+    assert not s.g.max_run_cut and s.g.stop_reason == G.S_MAX_RUN
     s.step(600)
     assert s.g.state_name == 'standby'
-    assert s.sent.count(G.KEY_TELE_START) == 1
+    assert s.sent.count(A.KEY_TELE_START) == 1
     s.step(1800)
-    assert s.sent.count(G.KEY_TELE_START) == 2     # still low after the rest
+    assert s.sent.count(A.KEY_TELE_START) == 2     # still low after the rest
+
+
+def test_max_run_alarm_is_raised_once_and_cleared_by_its_ack():
+    # App._alarms reads the generator's flag and writes nothing back.
+    from firmware.app import App
+    from firmware.alarms import Alarms
+
+    class Part:
+        pass
+    app = Part()
+    s = Sim(obey=True, max_run_s=3600, min_run_s=60)
+    app.gen = s.g
+    app.alarms = Alarms({'batt_low_soc': 20, 'batt_crit_soc': 10, 'batt_low_v': 40.0,
+                         'batt_crit_v': 39.0, 'batt_temp_c': 60, 'delay_s': 10}, [])
+    app.devices = []
+    app.shedding = Part()
+    app.shedding.n_shed = 0
+    app.warning = None
+    app.actuator_faults = []
+    app.net = Part()
+    app.net.up = True
+
+    def step(n, **kw):
+        for _ in range(n):
+            s.step(1, **kw)
+            App._alarms(app, s.now, s.ts, s.snap)
+    step(61, batt_soc=25)
+    for _ in range(3700):
+        step(1)
+        if s.g.stop_reason == G.S_MAX_RUN:
+            break
+    al = app.alarms
+    assert al.is_active('gen_max_run')
+    raised = [e for e in al.drain_events() if e['code'] == 'gen_max_run']
+    assert [e['event'] for e in raised] == ['raise']
+    step(600)
+    assert al.is_active('gen_max_run')             # latched: waits for its ack
+    assert al.ack('gen_max_run', s.ts) == 1
+    assert not al.is_active('gen_max_run')         # the cause is gone: the ack clears it
+    step(10)
+    assert not al.is_active('gen_max_run')
 
 
 def test_fuel_prevents_and_stops():
@@ -296,7 +344,7 @@ def test_stop_when_pv_carries_load_and_charging():
 def test_comm_loss_policies():
     s = Sim(on_comm_loss='start')
     s.step(61, batt_soc=None, batt_v=None)
-    assert s.g.state_name == 'cranking' and s.g.run_reasons == G.R_COMM
+    assert s.g.state_name == 'cranking' and s.g.run_reasons == R.R_COMM
     s = Sim(obey=True, on_comm_loss='stop')
     s.step(61, batt_soc=25)
     assert s.run_until('running')
@@ -313,7 +361,7 @@ def test_fallback_voltage_keeps_the_reason_alive():
     # The BMS is silent but the charger still gives a voltage: no comm loss.
     s = Sim(on_comm_loss='start')
     s.step(61, batt_soc=None, batt_v=45.0)
-    assert s.g.run_reasons == G.R_VOLT
+    assert s.g.run_reasons == R.R_VOLT
 
 
 def test_run_hours_and_starts_from_real_feedback():
@@ -381,12 +429,51 @@ def test_a_run_resumes_after_reboot_only_if_still_running():
 def test_key_flags_select_the_manual_mode_path():
     s = Sim(obey=True, min_run_s=60)
     # flags: 35700 stop, 35701 auto, 35702 manual, 35705 start; no telemetry keys
-    s.g.key_flags = [0b1110010000000000, 0, 0, 0, 0, 0, 0, 0]
+    s.module.flags = [0b1110010000000000, 0, 0, 0, 0, 0, 0, 0]
     s.step(61, batt_soc=25)
-    assert s.sent == [G.KEY_MANUAL, G.KEY_START]
+    assert s.sent == [A.KEY_MANUAL, A.KEY_START]
     assert s.run_until('running')
     s.step(61, batt_soc=95)
-    assert s.sent[-2:] == [G.KEY_STOP_MODE, G.KEY_AUTO]
+    assert s.sent[-2:] == [A.KEY_STOP_MODE, A.KEY_AUTO]
+
+
+def test_dse_keys_resend_only_a_refused_key_and_count_what_they_send():
+    s = Sim(obey=True, min_run_s=60)
+    s.step(1)
+    assert s.keys.flags is None and s.keys.flag_errors == 1    # no key flags: counted
+    s.step(59)
+    assert s.keys.flag_errors == 1
+    s.module.flags = [0b1110010000000000, 0, 0, 0, 0, 0, 0, 0]
+    s.step(1)                                   # read again after FLAGS_RETRY_MS
+    assert s.keys.flags is not None and s.keys.flag_errors == 1 and s.keys.manual_path()
+    s.module.refuse = [A.KEY_START]
+    s.step(61, batt_soc=25)
+    assert s.sent == [A.KEY_MANUAL]             # the start key refused: sent next tick
+    s.step(1)
+    assert s.sent == [A.KEY_MANUAL, A.KEY_START]        # the manual key not again
+    assert (s.keys.sent, s.keys.failed) == (2, 1)
+    assert s.run_until('running') and not s.g.intents
+
+
+def test_stop_cause_is_a_query():
+    s = Sim(obey=True, min_run_s=60, warmup_s=30, stop_taper_c=0.02, stop_taper_s=600,
+            pv_stop_s=900, exercise_s=900)
+    s.step(61, batt_soc=25, batt_ah=300.0, batt_a=50.0)
+    assert s.run_until('running')
+    s.step(900)
+    g = s.g
+    g.exercise = True                           # an exercise run past its time
+    g.reasons |= R.R_EXERCISE
+    s.set(batt_a=5.0, pv_w=3000.0, load_w=1800.0)   # tapering, PV carrying
+
+    def state():
+        return (g.exercise, g.reasons, g._t_taper, g._t_pv, g._t_rest, g._taper_ah,
+                g.state, g.stop_reason)
+    before = state()
+    assert g._stop_cause(s.snap, s.now) == g._stop_cause(s.snap, s.now) == G.S_NONE
+    assert state() == before
+    s.step(1)                                   # the tick moves the run's clocks
+    assert not g.exercise and g._t_taper is not None and g._t_pv is not None
 
 
 def test_tick_allocates_nothing_once_warm():
