@@ -5,7 +5,7 @@ Runs the real firmware App (compiled to .mpy, MicroPython unix port, 160k heap)
 against the cabinet emulator with line pacing on: the emulator holds every
 reply back until the request and reply bytes would have crossed an RS485 line
 at --baud, plus one 3.5-character gap, plus the device's answer delay
-(tools/cabinet_emulator.py, Bus.wire_time / Bus.reply_delay).
+(tools/emulator/servers.py, Bus.wire_time / Bus.reply_delay).
 
     .venv/bin/python tools/bench_poll.py [--cycles 30] [--baud 9600] [--json]
                                          [--micropython PATH]

@@ -1,0 +1,103 @@
+"""What every emulated Modbus unit shares: tables, ranges, overrides, faults."""
+from pymodbus.constants import ExcCodes
+
+
+FC_TABLE = {1: "coil", 5: "coil", 15: "coil", 2: "discrete",
+            3: "holding", 6: "holding", 16: "holding", 4: "input"}
+
+
+class Device:
+    """One Modbus unit. Subclasses give tables() and their quirks.
+
+    RANGES maps a table name to (first, last, fill) blocks: an address inside a
+    block but absent from the table reads as `fill`; an address outside every
+    block is an illegal address (exception 2).
+    """
+
+    PROFILE = "?"
+    FCS = (3, 4)
+    RANGES = {}
+    ANSWER_DELAY_MS = 10
+    ROLE = None
+    MAIN_FC = 3  # the function code of the unit's main table ("override" default)
+
+    def __init__(self, emu, cfg):
+        self.emu = emu
+        self.model = emu.model
+        self.name = cfg["name"]
+        self.unit = int(cfg["unit"])
+        self.bus = cfg["bus"]
+        self.role = cfg.get("role", self.ROLE)
+        self.cfg = cfg
+        self.answer_delay_ms = float(cfg.get("answer_delay_ms", self.ANSWER_DELAY_MS))
+        self.silent = False
+        self.garbage = None          # None or a mode: crc, truncate, noise, mixed
+        self.garbage_count = 0
+        self.min_gap_ms = 0.0        # > 0: requests closer than this get no answer
+        self.last_frame_t = -1e9
+        self.overrides = {}          # (table, addr) -> raw value
+        self.stored = {}             # writable registers written by the master
+
+    def describe(self):
+        return {"profile": self.PROFILE, "bus": self.bus, "unit": self.unit,
+                "role": self.role}
+
+    # -- to override --------------------------------------------------------------
+
+    def snapshot(self):
+        """Physical quantities this unit reports, in SI units (what tables encode)."""
+        return {}
+
+    def tables(self):
+        """{table name: {address: raw register value}} for the current model state."""
+        return {}
+
+    def write(self, fc, addr, values):
+        """Apply a write; return (ExcCodes or None, effect text)."""
+        return ExcCodes.ILLEGAL_ADDRESS, "read-only"
+
+    def set_param(self, key, value):
+        raise KeyError("unknown key %r for %s" % (key, self.PROFILE))
+
+    # -- generic read ---------------------------------------------------------------
+
+    def _table(self, name):
+        table = self.tables().get(name, {})
+        for (tname, addr), value in self.overrides.items():
+            if tname == name:
+                table[addr] = value
+        return table
+
+    def _covered(self, table, addr, count):
+        blocks = self.RANGES.get(table, ())
+        for a in range(addr, addr + count):
+            if not any(first <= a <= last for first, last, _ in blocks):
+                return False
+        return True
+
+    def _fill(self, table, addr):
+        for first, last, fill in self.RANGES.get(table, ()):
+            if first <= addr <= last:
+                return fill
+        return 0
+
+    def read(self, fc, addr, count):
+        """Registers (or bits) addr..addr+count-1, or an ExcCodes."""
+        name = FC_TABLE.get(fc)
+        if name is None:
+            return ExcCodes.ILLEGAL_FUNCTION
+        if not self._covered(name, addr, count):
+            return ExcCodes.ILLEGAL_ADDRESS
+        table = self._table(name)
+        values = [table.get(a, self._fill(name, a)) for a in range(addr, addr + count)]
+        if name in ("coil", "discrete"):
+            return [bool(v) for v in values]
+        return [v & 0xFFFF for v in values]
+
+    def set_common(self, key, value):
+        if key == "answer_delay_ms":
+            self.answer_delay_ms = float(value)
+        elif key == "min_gap_ms":
+            self.min_gap_ms = float(value)
+        else:
+            self.set_param(key, value)
