@@ -12,19 +12,16 @@ import pymodbus
 
 from emulator.devices import PROFILES
 from emulator.devices.device import FC_TABLE
-from emulator.devices.dse_gencomm import DseGencomm
-from emulator.devices.eastron_sdm import EastronSDM
 from emulator.devices.epever_tracer import EpeverTracer
 from emulator.devices.pack import Pack
 from emulator.model import Model
 from emulator.servers import Bus
+from emulator.traffic import Traffic
 
 log = logging.getLogger(__name__)
 
 
 class Emulator:
-    MAX_LOG = 2000
-
     def __init__(self, config, speed=60.0, start_hour=10.0, seed=1):
         self.config = config
         self.start_hour = start_hour
@@ -32,9 +29,7 @@ class Emulator:
         self.devices = {}
         self.packs = []
         self.buses = {}
-        self.writes = []
-        self.req_counts = collections.defaultdict(collections.Counter)
-        self.req_recent = collections.defaultdict(lambda: collections.deque(maxlen=self.MAX_LOG))
+        self.traffic = Traffic(self.model)
         self.stop_event = asyncio.Event()
         self.control_server = None
         self.control_addr = None
@@ -73,40 +68,16 @@ class Emulator:
         for name, devs in by_bus.items():
             self.buses[name] = Bus(self, name, buses[name], devs)
 
-    # -- logs -----------------------------------------------------------------
-
-    def log_request(self, dev, bus, pdu, t_arrival, req_len, packet, note=None):
-        """Record one request: per-device counts and recent list, and writes.
-
-        "t" is the request's arrival, CLOCK_MONOTONIC seconds (comparable with
-        time.monotonic() in another process on Linux); "bytes" the request's
-        and reply's RTU sizes (reply 0: no answer); "wire_ms" the paced delay
-        from arrival to reply (null when the bus is not paced)."""
-        key = dev.name if dev else "%s:%d" % (bus.name, pdu.dev_id)
-        fc = pdu.function_code
-        t_model = round(self.model.t, 3)
-        reply_len = len(packet) if packet else 0
-        entry = {"fc": fc, "unit": pdu.dev_id, "addr": pdu.address,
-                 "count": pdu.count, "t_model": t_model, "t": round(t_arrival, 4),
-                 "answered": bool(packet),
-                 "bytes": [bus.rtu_len(req_len), bus.rtu_len(reply_len) if packet else 0],
-                 "wire_ms": (round(1000.0 * bus.reply_delay(req_len, reply_len, dev), 3)
-                             if bus.baud and packet else None)}
-        if note and fc not in (5, 6, 15, 16):
-            entry["note"] = note
-        self.req_counts[key][fc] += 1
-        self.req_recent[key].append(entry)
-        if fc in (5, 6, 15, 16):
-            values = list(pdu.bits) if fc in (5, 15) else list(pdu.registers)
-            w = {"device": key, "unit": pdu.dev_id, "fc": fc, "address": pdu.address,
-                 "values": [int(v) for v in values], "t_model": t_model,
-                 "t": entry["t"], "answered": bool(packet), "effect": note}
-            if isinstance(dev, DseGencomm) and pdu.address == 4104 and values:
-                w["key"] = int(values[0])
-            self.writes.append(w)
-            del self.writes[: -self.MAX_LOG]
-
     # -- control channel --------------------------------------------------------
+
+    def control(self, req):
+        """Carry out one control request; its reply (without "ok")."""
+        self.model.advance_to_now()
+        cmd = req.get("cmd")
+        handler = self.COMMANDS.get(cmd) if isinstance(cmd, str) else None
+        if handler is None:
+            raise ValueError("unknown cmd %r" % (cmd,))
+        return handler(self, req)
 
     def _device(self, req):
         name = req.get("device")
@@ -114,92 +85,102 @@ class Emulator:
             raise KeyError("unknown device %r (known: %s)" % (name, ", ".join(sorted(self.devices))))
         return self.devices[name]
 
-    def control(self, req):
-        cmd = req.get("cmd")
-        m = self.model
-        m.advance_to_now()
-        if cmd == "ping":
-            return {"pong": True, "t_model_s": round(m.t, 3)}
-        if cmd == "state":
-            state = m.snapshot()
-            state["devices"] = {}
-            for name, d in self.devices.items():
-                snap = d.snapshot()
-                snap.update(silent=d.silent, garbage=d.garbage, answer_delay_ms=d.answer_delay_ms)
-                state["devices"][name] = _jsonable(snap)
-            return {"state": state}
-        if cmd == "set":
-            if req.get("device") is not None:
-                self._device(req).set_common(req["key"], req.get("value"))
-            else:
-                self._set_model(req["key"], req.get("value"))
-            return {}
-        if cmd == "grid":
-            m.set("grid_ok", bool(req.get("ok", True)))
-            return {"grid_ok": m.grid_ok}
-        if cmd == "silent":
-            self._device(req).silent = bool(req.get("on", True))
-            return {}
-        if cmd == "garbage":
-            dev = self._device(req)
-            mode = req.get("mode", "crc")
-            if mode not in ("crc", "truncate", "noise", "mixed"):
-                raise ValueError("garbage mode must be crc, truncate, noise or mixed")
-            dev.garbage = mode if req.get("on", True) else None
-            return {}
-        if cmd == "contact":
-            g = m.gen
-            g.contact(bool(req.get("run")), bool(req.get("crank")))
-            return {"state": g.state}
-        if cmd == "gen_fail":
-            m.gen.fail_to_start = bool(req.get("on", True))
-            return {}
-        if cmd == "writes":
-            rows = [w for w in self.writes
-                    if req.get("device") is None or w["device"] == req["device"]]
-            if req.get("clear"):
-                self.writes = [w for w in self.writes if w not in rows]
-            return {"writes": rows}
-        if cmd == "requests":
-            keys = [req["device"]] if req.get("device") is not None else sorted(
-                set(self.req_counts) | set(self.devices))
-            out = {}
-            for k in keys:
-                counts = self.req_counts.get(k, collections.Counter())
-                recent = list(self.req_recent.get(k, ()))
-                if req.get("limit") is not None:
-                    recent = recent[-int(req["limit"]):] if int(req["limit"]) > 0 else []
-                out[k] = {"count": sum(counts.values()),
-                          "by_fc": {str(fc): n for fc, n in sorted(counts.items())},
-                          "recent": recent}
-                if req.get("clear"):
-                    self.req_counts.pop(k, None)
-                    self.req_recent.pop(k, None)
-            return {"requests": out}
-        if cmd == "override":
-            dev = self._device(req)
-            fc = int(req.get("fc", dev.MAIN_FC))
-            table = FC_TABLE[fc]
-            addr = int(req["address"])
-            if req.get("value") is None:
-                dev.overrides.pop((table, addr), None)
-            else:
-                dev.overrides[(table, addr)] = int(req["value"]) & 0xFFFF
-            return {}
-        if cmd == "pace":  # {"bus": name or null for all, "baud": N or null}
-            names = [req["bus"]] if req.get("bus") is not None else list(self.buses)
-            for n in names:
-                if n not in self.buses:
-                    raise KeyError("unknown bus %r (served: %s)" % (n, ", ".join(self.buses)))
-                self.buses[n].baud = int(req["baud"]) if req.get("baud") else None
-            return {"baud_pace": {n: self.buses[n].baud for n in self.buses}}
-        if cmd == "advance":
-            m.advance(float(req["seconds"]))
-            return {"t_model_s": round(m.t, 3)}
-        if cmd == "shutdown":
-            asyncio.get_running_loop().call_soon(self.stop_event.set)
-            return {}
-        raise ValueError("unknown cmd %r" % (cmd,))
+    def cmd_ping(self, req):
+        return {"pong": True, "t_model_s": round(self.model.t, 3)}
+
+    def cmd_state(self, req):
+        state = self.model.snapshot()
+        state["devices"] = {}
+        for name, d in self.devices.items():
+            snap = d.snapshot()
+            snap.update(silent=d.silent, garbage=d.garbage, answer_delay_ms=d.answer_delay_ms)
+            state["devices"][name] = _jsonable(snap)
+        return {"state": state}
+
+    def cmd_set(self, req):
+        if req.get("device") is not None:
+            self._device(req).set_common(req["key"], req.get("value"))
+        else:
+            self._set_model(req["key"], req.get("value"))
+        return {}
+
+    def cmd_grid(self, req):
+        self.model.set("grid_ok", bool(req.get("ok", True)))
+        return {"grid_ok": self.model.grid_ok}
+
+    def cmd_silent(self, req):
+        self._device(req).silent = bool(req.get("on", True))
+        return {}
+
+    def cmd_garbage(self, req):
+        dev = self._device(req)
+        mode = req.get("mode", "crc")
+        if mode not in ("crc", "truncate", "noise", "mixed"):
+            raise ValueError("garbage mode must be crc, truncate, noise or mixed")
+        dev.garbage = mode if req.get("on", True) else None
+        return {}
+
+    def cmd_contact(self, req):
+        g = self.model.gen
+        g.contact(bool(req.get("run")), bool(req.get("crank")))
+        return {"state": g.state}
+
+    def cmd_gen_fail(self, req):
+        self.model.gen.fail_to_start = bool(req.get("on", True))
+        return {}
+
+    def cmd_writes(self, req):
+        return {"writes": self.traffic.take_writes(req.get("device"), req.get("clear"))}
+
+    def cmd_requests(self, req):
+        keys = [req["device"]] if req.get("device") is not None else sorted(
+            set(self.traffic.counts) | set(self.devices))
+        return {"requests": self.traffic.take_requests(keys, req.get("clear"), req.get("limit"))}
+
+    def cmd_override(self, req):
+        dev = self._device(req)
+        table = FC_TABLE[int(req.get("fc", dev.MAIN_FC))]
+        addr = int(req["address"])
+        if req.get("value") is None:
+            dev.overrides.pop((table, addr), None)
+        else:
+            dev.overrides[(table, addr)] = int(req["value"]) & 0xFFFF
+        return {}
+
+    def cmd_pace(self, req):
+        """{"bus": a name, or null for all, "baud": N, or null for no pacing}"""
+        names = [req["bus"]] if req.get("bus") is not None else list(self.buses)
+        for n in names:
+            if n not in self.buses:
+                raise KeyError("unknown bus %r (served: %s)" % (n, ", ".join(self.buses)))
+            self.buses[n].baud = int(req["baud"]) if req.get("baud") else None
+        return {"baud_pace": {n: self.buses[n].baud for n in self.buses}}
+
+    def cmd_advance(self, req):
+        self.model.advance(float(req["seconds"]))
+        return {"t_model_s": round(self.model.t, 3)}
+
+    def cmd_shutdown(self, req):
+        asyncio.get_running_loop().call_soon(self.stop_event.set)
+        return {}
+
+    # The control channel's commands (tools/cabinet_emulator.py's docstring).
+    COMMANDS = {
+        "ping": cmd_ping,
+        "state": cmd_state,
+        "set": cmd_set,
+        "grid": cmd_grid,
+        "silent": cmd_silent,
+        "garbage": cmd_garbage,
+        "contact": cmd_contact,
+        "gen_fail": cmd_gen_fail,
+        "writes": cmd_writes,
+        "requests": cmd_requests,
+        "override": cmd_override,
+        "pace": cmd_pace,
+        "advance": cmd_advance,
+        "shutdown": cmd_shutdown,
+    }
 
     def _set_model(self, key, value):
         if "." in key:
@@ -296,8 +277,7 @@ class Emulator:
             try:
                 self.model.advance_to_now()
                 for d in self.devices.values():
-                    if isinstance(d, EastronSDM):
-                        d.integrate()
+                    d.integrate()
             except Exception:  # noqa: BLE001
                 log.exception("model step failed")
             await asyncio.sleep(0.05)

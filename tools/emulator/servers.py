@@ -140,7 +140,7 @@ class Bus:
         fc = pdu.function_code
         if dev is None:
             self.unknown[pdu.dev_id] += 1
-            self.emu.log_request(None, self, pdu, t_arrival, req_len, None)
+            self.emu.traffic.record(None, self, pdu, t_arrival, req_len, None)
             return  # an absent unit is silence on a real line
         self.emu.model.advance_to_now()
         gap_ok = (t_arrival - dev.last_frame_t) * 1000.0 >= dev.min_gap_ms
@@ -169,7 +169,7 @@ class Bus:
             packet = handler.framer.buildFrame(response)
             if dev.garbage:
                 packet = self.corrupt(dev, packet)
-        self.emu.log_request(dev, self, pdu, t_arrival, req_len, packet, note)
+        self.emu.traffic.record(dev, self, pdu, t_arrival, req_len, packet, note)
         if packet:
             self.emit(handler, packet, addr, t_arrival, req_len, dev)
 

@@ -2,6 +2,11 @@
 from pymodbus.constants import ExcCodes
 
 
+def bits16(x):
+    """A 16-bit flag word from a number."""
+    return int(x) & 0xFFFF
+
+
 FC_TABLE = {1: "coil", 5: "coil", 15: "coil", 2: "discrete",
             3: "holding", 6: "holding", 16: "holding", 4: "input"}
 
@@ -20,6 +25,8 @@ class Device:
     ANSWER_DELAY_MS = 10
     ROLE = None
     MAIN_FC = 3  # the function code of the unit's main table ("override" default)
+    # What the control channel's "set" may change: key -> (attribute, type).
+    PARAMS = {"answer_delay_ms": ("answer_delay_ms", float), "min_gap_ms": ("min_gap_ms", float)}
 
     def __init__(self, emu, cfg):
         self.emu = emu
@@ -56,8 +63,22 @@ class Device:
         """Apply a write; return (ExcCodes or None, effect text)."""
         return ExcCodes.ILLEGAL_ADDRESS, "read-only"
 
+    def store(self, addr, values):
+        """Keep written settings as the unit does; the write's outcome."""
+        for i, v in enumerate(values):
+            self.stored[addr + i] = v & 0xFFFF
+        return None, "stored"
+
     def set_param(self, key, value):
+        """A parameter that is more than an attribute (see PARAMS)."""
         raise KeyError("unknown key %r for %s" % (key, self.PROFILE))
+
+    def integrate(self):
+        """Keep up with the model between requests (a meter counts energy)."""
+
+    def write_notes(self, address, values):
+        """Fields the write log adds to a write of `values` at `address`."""
+        return {}
 
     # -- generic read ---------------------------------------------------------------
 
@@ -95,9 +116,9 @@ class Device:
         return [v & 0xFFFF for v in values]
 
     def set_common(self, key, value):
-        if key == "answer_delay_ms":
-            self.answer_delay_ms = float(value)
-        elif key == "min_gap_ms":
-            self.min_gap_ms = float(value)
+        """The control channel's "set" of one of this unit's parameters."""
+        if key in self.PARAMS:
+            attr, kind = self.PARAMS[key]
+            setattr(self, attr, kind(value))
         else:
             self.set_param(key, value)

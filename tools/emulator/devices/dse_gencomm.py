@@ -48,7 +48,7 @@ class DseGencomm(Device):
                 if code not in DSE_SENTINEL:
                     raise KeyError("unknown sentinel %r (one of %s)" % (code, sorted(DSE_SENTINEL)))
             self.sentinels = dict(value)
-        elif key == "mode":
+        elif key == "mode":  # the genset's, as its front panel sets it
             self.model.gen.mode = int(value)
         else:
             super().set_param(key, value)
@@ -133,6 +133,9 @@ class DseGencomm(Device):
         for i, v in enumerate(alarms):
             h[self.ALARM_BASE + i] = v
         return {"holding": h}
+
+    def write_notes(self, address, values):
+        return {"key": int(values[0])} if address == 4104 and values else {}
 
     def write(self, fc, addr, values):
         if not all(a in (4104, 4105) for a in range(addr, addr + len(values))):

@@ -18,6 +18,8 @@ class EastronSDM(Device):
     PHASES = 3
     MAX_REGS = 80
     RANGES = {"input": ((0x0000, 0x017F, 0),)}
+    PARAMS = dict(Device.PARAMS, powered_from_line=("powered_from_line", bool),
+                  import_kwh=("import_kwh", float), export_kwh=("export_kwh", float))
 
     def __init__(self, emu, cfg):
         super().__init__(emu, cfg)
@@ -28,16 +30,6 @@ class EastronSDM(Device):
         self.export_kwh = 0.0
         self._last_t = None
         self._epoch = 0
-
-    def set_param(self, key, value):
-        if key == "powered_from_line":
-            self.powered_from_line = bool(value)
-        elif key == "import_kwh":
-            self.import_kwh = float(value)
-        elif key == "export_kwh":
-            self.export_kwh = float(value)
-        else:
-            super().set_param(key, value)
 
     def measured(self):
         """(line live, total W, volts, hz) at the point this meter measures."""

@@ -1,7 +1,7 @@
 """EPEver Tracer AN/BN MPPT charger."""
 from pymodbus.constants import ExcCodes
 
-from emulator.devices.device import Device
+from emulator.devices.device import Device, bits16
 from emulator.registers import put_lo_first, s16, s32_words, u16, u32_words
 
 
@@ -12,6 +12,8 @@ class EpeverTracer(Device):
     FCS = (1, 3, 4, 5, 6, 16)
     MAIN_FC = 4
     ANSWER_DELAY_MS = 15
+    PARAMS = dict(Device.PARAMS, load_on=("load_on", bool),
+                  charger_fault=("fault_bits", bits16))  # bits OR'd into 0x3201
     RANGES = {
         "input": ((0x3000, 0x3010, 0), (0x3100, 0x311D, 0), (0x3200, 0x3202, 0),
                   (0x3300, 0x331E, 0)),
@@ -30,14 +32,6 @@ class EpeverTracer(Device):
         self.stored = dict(self.SETTINGS)
         self.load_on = True
         self.fault_bits = 0  # OR'd into 0x3201 (set via "charger_fault")
-
-    def set_param(self, key, value):
-        if key == "load_on":
-            self.load_on = bool(value)
-        elif key == "charger_fault":
-            self.fault_bits = int(value) & 0xFFFF
-        else:
-            super().set_param(key, value)
 
     def snapshot(self):
         m = self.model
@@ -137,6 +131,4 @@ class EpeverTracer(Device):
             return ExcCodes.ILLEGAL_ADDRESS, "coil not writable"
         if not all(0x9000 <= a <= 0x901F for a in range(addr, addr + len(values))):
             return ExcCodes.ILLEGAL_ADDRESS, "not a setting"
-        for i, v in enumerate(values):
-            self.stored[addr + i] = v & 0xFFFF
-        return None, "stored"
+        return self.store(addr, values)

@@ -53,6 +53,4 @@ class PaceBMS(Pack):
     def write(self, fc, addr, values):
         if not all(60 <= a <= 114 or 160 <= a <= 179 for a in range(addr, addr + len(values))):
             return ExcCodes.ILLEGAL_ADDRESS, "read-only"
-        for i, v in enumerate(values):
-            self.stored[addr + i] = v & 0xFFFF
-        return None, "stored"
+        return self.store(addr, values)

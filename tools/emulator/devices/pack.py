@@ -1,5 +1,5 @@
 """A battery pack's share of the model's battery, as a BMS reports it."""
-from emulator.devices.device import Device
+from emulator.devices.device import Device, bits16
 from emulator.model import CELLS, hrand
 
 
@@ -14,6 +14,9 @@ PACE_ST_CHG_MOS_ON, PACE_ST_DSG_MOS_ON = 1 << 10, 1 << 11
 
 class Pack(Device):
     """A battery pack: its share of the model's battery (current, capacity)."""
+
+    PARAMS = dict(Device.PARAMS, soc_offset=("soc_offset", float), soh=("soh", float),
+                  cycles=("cycles0", int))
 
     def __init__(self, emu, cfg):
         super().__init__(emu, cfg)
@@ -35,14 +38,8 @@ class Pack(Device):
         return 1.0 / len(packs)
 
     def set_param(self, key, value):
-        if key == "soc_offset":
-            self.soc_offset = float(value)
-        elif key == "soh":
-            self.soh = float(value)
-        elif key == "cycles":
-            self.cycles0 = int(value)
-        elif key in self.flags_or:
-            self.flags_or[key] = int(value) & 0xFFFF
+        if key in self.flags_or:
+            self.flags_or[key] = bits16(value)
         else:
             super().set_param(key, value)
 

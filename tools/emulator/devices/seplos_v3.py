@@ -11,6 +11,8 @@ class SeplosV3(Pack):
     FCS = (4,)
     MAIN_FC = 4
     ANSWER_DELAY_MS = 20
+    PARAMS = dict(Pack.PARAMS, max_discharge_a=("max_dsg_a", float),
+                  max_charge_a=("max_chg_a", float))
     RANGES = {"input": ((0x1000, 0x1011, 0), (0x1100, 0x111A, 0), (0x1300, 0x1369, 0),
                         (0x1700, 0x1723, 0))}
 
@@ -18,14 +20,6 @@ class SeplosV3(Pack):
         super().__init__(emu, cfg)
         self.max_dsg_a = 150.0
         self.max_chg_a = 100.0
-
-    def set_param(self, key, value):
-        if key == "max_discharge_a":
-            self.max_dsg_a = float(value)
-        elif key == "max_charge_a":
-            self.max_chg_a = float(value)
-        else:
-            super().set_param(key, value)
 
     def snapshot(self):
         s = super().snapshot()
