@@ -2,10 +2,14 @@
 """Cabinet emulator: the site's Modbus devices, with their real register maps,
 over a small physical model that runs in compressible time.
 
-Host-side (CPython + asyncio + pymodbus 3.16.1). The register encodings here are
-written from /work/shared/devices.md independently of firmware/, so that the
-firmware's decoders are checked against a second reading of the same maps.
-Tests start and script it through tools/emulator_client.py (stdlib only).
+Host-side (CPython + asyncio + pymodbus 3.16.1); the package tools/emulator/
+(its __init__ lists the modules). The registers the firmware reads are
+encoded from the firmware's own profiles (firmware/profiles/, through the
+inverse of firmware/decode.py), so a profile change moves the emulator with
+it; the rest of each map is written from /work/shared/devices.md.
+host_tests/test_emulator.py decodes them again from devices.md: that second
+reading checks the profiles. Tests start and script it through
+tools/emulator_client.py (stdlib only).
 
 CLI
     cabinet_emulator.py --config CFG.json [--port-override BUS=PORT ...]

@@ -11,10 +11,10 @@ import sys
 import pymodbus
 
 from emulator.devices import PROFILES
-from emulator.devices.device import FC_TABLE
 from emulator.devices.epever_tracer import EpeverTracer
 from emulator.devices.pack import Pack
 from emulator.model import Model
+from emulator.registers import FC_TABLE
 from emulator.servers import Bus
 from emulator.traffic import Traffic
 

@@ -1,5 +1,10 @@
-"""What every emulated Modbus unit shares: tables, ranges, overrides, faults."""
+"""What every emulated Modbus unit shares: tables, ranges, overrides, faults,
+and the registers of the firmware's profile encoded from the unit's values."""
 from pymodbus.constants import ExcCodes
+
+from firmware.decode import P_NAME
+from firmware import profiles
+from emulator.registers import FC_TABLE, put_point
 
 
 def bits16(x):
@@ -7,8 +12,9 @@ def bits16(x):
     return int(x) & 0xFFFF
 
 
-FC_TABLE = {1: "coil", 5: "coil", 15: "coil", 2: "discrete",
-            3: "holding", 6: "holding", 16: "holding", 4: "input"}
+def item(key, index):
+    """The index-th of a snapshot's list (a meter's phases)."""
+    return lambda snap: snap[key][index]
 
 
 class Device:
@@ -27,6 +33,27 @@ class Device:
     MAIN_FC = 3  # the function code of the unit's main table ("override" default)
     # What the control channel's "set" may change: key -> (attribute, type).
     PARAMS = {"answer_delay_ms": ("answer_delay_ms", float), "min_gap_ms": ("min_gap_ms", float)}
+    # Every point of the firmware's profile PROFILE, with the value the unit
+    # puts there: a snapshot key, or a function of the snapshot. Registers
+    # the firmware does not read are the subclass's own (tables()).
+    POINT_VALUES = {}
+    POINTS = {}                  # their profile points by name, in that order
+    FIRMWARE_PROFILE = None      # the firmware's profile module (firmware/profiles/)
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "POINT_VALUES" not in cls.__dict__:
+            return
+        cls.FIRMWARE_PROFILE = profiles.load(cls.PROFILE)
+        points = {p[P_NAME]: p for p in cls.FIRMWARE_PROFILE.POINTS}
+        missing = sorted(set(points) - set(cls.POINT_VALUES))
+        unknown = sorted(set(cls.POINT_VALUES) - set(points))
+        if missing or unknown:
+            raise TypeError("%s: the firmware's profile %s has points it gives no value (%s),"
+                            " or it names points the profile lacks (%s)"
+                            % (cls.__name__, cls.PROFILE, ", ".join(missing) or "none",
+                               ", ".join(unknown) or "none"))
+        cls.POINTS = {name: points[name] for name in cls.POINT_VALUES}
 
     def __init__(self, emu, cfg):
         self.emu = emu
@@ -58,6 +85,15 @@ class Device:
     def tables(self):
         """{table name: {address: raw register value}} for the current model state."""
         return {}
+
+    def put_points(self, tables, snap):
+        """The profile's points into `tables`, each from its POINT_VALUES."""
+        for name, point in self.POINTS.items():
+            get = self.POINT_VALUES[name]
+            self.put_point(tables, point, get(snap) if callable(get) else snap[get])
+
+    def put_point(self, tables, point, value):
+        put_point(tables, point, value)
 
     def write(self, fc, addr, values):
         """Apply a write; return (ExcCodes or None, effect text)."""

@@ -1,9 +1,10 @@
 """Deep Sea Electronics genset controller over GenComm."""
 from pymodbus.constants import ExcCodes
 
-from emulator.devices.device import Device
+from firmware.decode import P_ADDR, P_NAME, P_SCALE, P_TYPE, S16, S32, U16, U32
+from emulator.devices.device import Device, item
 from emulator.genset import DSE_STATE_CODE, ENGINE_TURNING, Genset
-from emulator.registers import put_hi_first, s16, s32_words, u16, u32_words
+from emulator.registers import point_table, put, put_raw, sentinel
 
 
 # DSE sentinel codes: offset down from the type's maximum.
@@ -11,6 +12,10 @@ DSE_SENTINEL = {"unimplemented": 0, "over_range": 1, "under_range": 2,
                 "transducer_fault": 3, "bad_data": 4, "high_digital": 5,
                 "low_digital": 6, "reserved": 7}
 DSE_KEY_BASE = 35700
+KEY_FLAGS_REG = 4096    # 8 registers: which keys the module takes, a bit a key
+KEY_REG = 4104          # a key, and at 4105 its complement, in one FC16 write
+ENGINE_STATE_UNKNOWN = 15   # what register 1408 reads when the module has no state
+ALARM_WORDS = 20        # page 154: 4 named alarms a register (7310 MKII)
 DSE_FIELDS = ("fuel", "battery_v", "rpm", "hz", "voltage", "current", "power",
               "engine_state", "run_time", "starts", "kwh", "oil_pressure", "coolant",
               "total_power", "load_pct")
@@ -27,10 +32,20 @@ class DseGencomm(Device):
                           (1536, 1791, 0xFFFF), (1792, 2047, 0xFFFF), (4096, 4351, 0xFFFF),
                           (39424, 39679, 0xFFFF))}
     # Page 154 "named alarms", 4 bits each, 4 a register, first alarm in the
-    # top nibble. Position of fail-to-start here (register 39428, second
-    # nibble) follows GenComm's list for the 72xx/73xx family; not verified.
-    ALARM_BASE, ALARM_REGS = 39425, 20
-    ALARM_POS = {"fail_to_start": (39428, 1), "out_of_fuel": (39430, 2)}
+    # top nibble: (word, nibble) from the first alarm register (39425, the
+    # profile's alarms0). Position of fail-to-start here (register 39428,
+    # second nibble) follows GenComm's list for the 72xx/73xx family; not
+    # verified.
+    ALARM_POS = {"fail_to_start": (3, 1), "out_of_fuel": (5, 2)}
+    # The profile reads the first five alarm words (alarm_words: tables()).
+    POINT_VALUES = dict(
+        mode="mode", fuel_pct="fuel_pct", batt_v="battery_v", rpm="rpm", hz="hz", v_l1="v_l1",
+        engine_state="engine_state", power_w="w_total", run_s="run_s", starts="starts",
+        **{"alarms%d" % i: item("alarm_words", i) for i in range(5)})
+    # The control channel's sentinel field of each point that has one.
+    SENTINEL_FIELDS = {"fuel_pct": "fuel", "batt_v": "battery_v", "rpm": "rpm", "hz": "hz",
+                       "v_l1": "voltage", "engine_state": "engine_state",
+                       "power_w": "total_power", "run_s": "run_time", "starts": "starts"}
 
     def __init__(self, emu, cfg):
         super().__init__(emu, cfg)
@@ -59,25 +74,21 @@ class DseGencomm(Device):
             if n not in DSE_FIELDS:
                 raise KeyError("unknown DSE field %r (one of %s)" % (n, DSE_FIELDS))
 
-    def _u16(self, field, x):
+    def _put(self, table, addr, vtype, field, value, scale=1):
+        """A value, or the no-data code its sentinel field is set to."""
         if field in self.sentinels:
-            return 0xFFFF - DSE_SENTINEL[self.sentinels[field]]
-        return u16(x)
+            put_raw(table, addr, vtype, sentinel(vtype, DSE_SENTINEL[self.sentinels[field]]))
+        else:
+            put(table, addr, vtype, value, scale)
 
-    def _s16(self, field, x):
-        if field in self.sentinels:
-            return 0x7FFF - DSE_SENTINEL[self.sentinels[field]]
-        return s16(x)
-
-    def _u32(self, field, x):
-        if field in self.sentinels:
-            return u32_words(0xFFFFFFFF - DSE_SENTINEL[self.sentinels[field]])
-        return u32_words(x)
-
-    def _s32(self, field, x):
-        if field in self.sentinels:
-            return u32_words(0x7FFFFFFF - DSE_SENTINEL[self.sentinels[field]])
-        return s32_words(x)
+    def put_point(self, tables, point, value):
+        name = point[P_NAME]
+        field = self.SENTINEL_FIELDS.get(name)
+        if name == "engine_state" and field in self.sentinels:
+            value = ENGINE_STATE_UNKNOWN
+            field = None
+        self._put(point_table(tables, point), point[P_ADDR], point[P_TYPE], field, value,
+                  point[P_SCALE])
 
     def key_flags(self):
         regs = [0] * 8
@@ -98,49 +109,48 @@ class DseGencomm(Device):
                 "oil_kpa": o["oil_kpa"], "coolant_c": o["coolant_c"],
                 "alarms": sorted(g.alarms), "sentinels": dict(self.sentinels)}
 
+    def alarm_words(self, alarms):
+        """Page 154's registers for the active alarms (names)."""
+        words = [0x1111] * ALARM_WORDS  # every named alarm "not active"
+        for name in alarms:
+            idx, nib = self.ALARM_POS[name]
+            shift = 12 - 4 * nib
+            words[idx] = (words[idx] & ~(0xF << shift)) | (3 << shift)  # 3 = shutdown
+        return words
+
     def tables(self):
         s, h = self.snapshot(), {}
         h[768], h[769] = 1, 32840                     # manufacturer 1, model 7310 MKII
-        put_hi_first(h, 770, u32_words(12340000 + self.unit))
-        h[772] = s["mode"]
-        h[1024] = self._u16("oil_pressure", s["oil_kpa"])
-        h[1025] = self._s16("coolant", s["coolant_c"])
-        h[1026] = self._s16("coolant", s["coolant_c"] - 5)
-        h[1027] = self._u16("fuel", s["fuel_pct"])
-        h[1028] = self._u16("battery_v", s["alternator_v"] * 10)  # charge alternator
-        h[1029] = self._u16("battery_v", s["battery_v"] * 10)     # engine battery
-        h[1030] = self._u16("rpm", s["rpm"])
-        h[1031] = self._u16("hz", s["hz"] * 10)
+        put(h, 770, U32, 12340000 + self.unit)        # serial number
+        self._put(h, 1024, U16, "oil_pressure", s["oil_kpa"])
+        self._put(h, 1025, S16, "coolant", s["coolant_c"])
+        self._put(h, 1026, S16, "coolant", s["coolant_c"] - 5)   # oil temperature
+        self._put(h, 1028, U16, "battery_v", s["alternator_v"], 0.1)  # charge alternator
         for ph in range(3):
-            put_hi_first(h, 1032 + 2 * ph, self._u32("voltage", s["v_l1"] * 10))
-            put_hi_first(h, 1044 + 2 * ph, self._u32("current", s["a_l1"] * 10))
-            put_hi_first(h, 1052 + 2 * ph, self._s32("power", s["w_l1"]))
-        h[1408] = 15 if "engine_state" in self.sentinels else s["engine_state"]
-        put_hi_first(h, 1536, self._s32("total_power", s["w_total"]))
-        h[1558] = self._s16("load_pct", s["load_pct"] * 10)
-        put_hi_first(h, 1798, self._u32("run_time", s["run_s"]))
-        put_hi_first(h, 1800, self._u32("kwh", s["kwh"] * 10))
-        put_hi_first(h, 1808, self._u32("starts", s["starts"]))
+            if ph:
+                self._put(h, 1032 + 2 * ph, U32, "voltage", s["v_l1"], 0.1)
+            self._put(h, 1044 + 2 * ph, U32, "current", s["a_l1"], 0.1)
+            self._put(h, 1052 + 2 * ph, S32, "power", s["w_l1"])
+        self._put(h, 1558, S16, "load_pct", s["load_pct"], 0.1)
+        self._put(h, 1800, U32, "kwh", s["kwh"], 0.1)
         for i, v in enumerate(self.key_flags()):
-            h[4096 + i] = v
-        h[4104], h[4105] = 0, 0
-        alarms = [0x1111] * self.ALARM_REGS  # every named alarm "not active"
-        for name in s["alarms"]:
-            reg, nib = self.ALARM_POS[name]
-            idx = reg - self.ALARM_BASE
-            shift = 12 - 4 * nib
-            alarms[idx] = (alarms[idx] & ~(0xF << shift)) | (3 << shift)  # 3 = shutdown
-        for i, v in enumerate(alarms):
-            h[self.ALARM_BASE + i] = v
-        return {"holding": h}
+            h[KEY_FLAGS_REG + i] = v
+        h[KEY_REG], h[KEY_REG + 1] = 0, 0
+        words = self.alarm_words(s["alarms"])
+        first = self.POINTS["alarms0"][P_ADDR]
+        for i, v in enumerate(words):               # past the firmware's: the others
+            h[first + i] = v
+        tables = {"holding": h}
+        self.put_points(tables, dict(s, alarm_words=words))
+        return tables
 
     def write_notes(self, address, values):
-        return {"key": int(values[0])} if address == 4104 and values else {}
+        return {"key": int(values[0])} if address == KEY_REG and values else {}
 
     def write(self, fc, addr, values):
-        if not all(a in (4104, 4105) for a in range(addr, addr + len(values))):
+        if not all(a in (KEY_REG, KEY_REG + 1) for a in range(addr, addr + len(values))):
             return ExcCodes.ILLEGAL_ADDRESS, "not writable"
-        if addr != 4104 or len(values) != 2:
+        if addr != KEY_REG or len(values) != 2:
             return None, "ignored: a key needs 4104 and 4105 in one write"
         key, comp = values
         if comp != 65535 - key:

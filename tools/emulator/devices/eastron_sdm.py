@@ -3,8 +3,9 @@ import math
 
 from pymodbus.constants import ExcCodes
 
-from emulator.devices.device import Device
-from emulator.registers import f32_words, put_hi_first
+from firmware.decode import F32
+from emulator.devices.device import Device, item
+from emulator.registers import put
 
 
 class EastronSDM(Device):
@@ -16,8 +17,13 @@ class EastronSDM(Device):
     ANSWER_DELAY_MS = 10
     ROLE = "grid"
     PHASES = 3
-    MAX_REGS = 80
     RANGES = {"input": ((0x0000, 0x017F, 0),)}
+    POINT_VALUES = {
+        "v_l1": item("v", 0), "v_l2": item("v", 1), "v_l3": item("v", 2),
+        "a_l1": item("a", 0), "a_l2": item("a", 1), "a_l3": item("a", 2),
+        "w_l1": item("w", 0), "w_l2": item("w", 1), "w_l3": item("w", 2),
+        "power_w": "total_w", "hz": "hz", "import_kwh": "import_kwh", "export_kwh": "export_kwh",
+    }
     PARAMS = dict(Device.PARAMS, powered_from_line=("powered_from_line", bool),
                   import_kwh=("import_kwh", float), export_kwh=("export_kwh", float))
 
@@ -78,29 +84,24 @@ class EastronSDM(Device):
     def tables(self):
         s, inp = self.snapshot(), {}
         for i in range(self.PHASES):
-            put_hi_first(inp, 0 + 2 * i, f32_words(s["v"][i]))
-            put_hi_first(inp, 6 + 2 * i, f32_words(s["a"][i]))
-            put_hi_first(inp, 12 + 2 * i, f32_words(s["w"][i]))
-            put_hi_first(inp, 18 + 2 * i, f32_words(s["va"][i]))
-            put_hi_first(inp, 24 + 2 * i, f32_words(0.0))
-            put_hi_first(inp, 30 + 2 * i, f32_words(s["pf"]))
+            put(inp, 18 + 2 * i, F32, s["va"][i])
+            put(inp, 24 + 2 * i, F32, 0.0)                     # reactive power
+            put(inp, 30 + 2 * i, F32, s["pf"])
         if self.PHASES == 3:
-            put_hi_first(inp, 42, f32_words(s["v"][0]))
-            put_hi_first(inp, 46, f32_words(s["a"][0]))
-            put_hi_first(inp, 48, f32_words(sum(s["a"])))
-            put_hi_first(inp, 52, f32_words(s["total_w"]))
-            put_hi_first(inp, 56, f32_words(sum(s["va"])))
-            put_hi_first(inp, 62, f32_words(s["pf"]))
+            put(inp, 42, F32, s["v"][0])                       # averages and sums
+            put(inp, 46, F32, s["a"][0])
+            put(inp, 48, F32, sum(s["a"]))
+            put(inp, 56, F32, sum(s["va"]))
+            put(inp, 62, F32, s["pf"])
             for i in range(3):
-                put_hi_first(inp, 200 + 2 * i, f32_words(s["v"][0] * math.sqrt(3)))
-        put_hi_first(inp, 70, f32_words(s["hz"]))
-        put_hi_first(inp, 72, f32_words(s["import_kwh"]))
-        put_hi_first(inp, 74, f32_words(s["export_kwh"]))
-        put_hi_first(inp, 342, f32_words(s["total_kwh"]))
-        return {"input": inp}
+                put(inp, 200 + 2 * i, F32, s["v"][0] * math.sqrt(3))   # line to line
+        put(inp, 342, F32, s["total_kwh"])
+        tables = {"input": inp}
+        self.put_points(tables, s)
+        return tables
 
     def read(self, fc, addr, count):
-        if fc == 4 and count > self.MAX_REGS:
+        if fc == 4 and count > self.FIRMWARE_PROFILE.MAX_REGS:
             return ExcCodes.ILLEGAL_VALUE
         # An odd start address reads the words shifted by one: low word of one
         # float with the high word of the next, i.e. garbage, not an exception.
@@ -115,3 +116,5 @@ class EastronSDM(Device):
 class EastronSDM120(EastronSDM):
     PROFILE = "eastron_sdm120"
     PHASES = 1
+    POINT_VALUES = {"v_l1": item("v", 0), "a_l1": item("a", 0), "power_w": "total_w",
+                    "hz": "hz", "import_kwh": "import_kwh", "export_kwh": "export_kwh"}

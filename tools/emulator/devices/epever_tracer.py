@@ -1,8 +1,9 @@
 """EPEver Tracer AN/BN MPPT charger."""
 from pymodbus.constants import ExcCodes
 
+from firmware.decode import S16, U16, U32R
 from emulator.devices.device import Device, bits16
-from emulator.registers import put_lo_first, s16, s32_words, u16, u32_words
+from emulator.registers import put
 
 
 class EpeverTracer(Device):
@@ -14,6 +15,15 @@ class EpeverTracer(Device):
     ANSWER_DELAY_MS = 15
     PARAMS = dict(Device.PARAMS, load_on=("load_on", bool),
                   charger_fault=("fault_bits", bits16))  # bits OR'd into 0x3201
+    POINT_VALUES = {
+        "pv_v": "pv_v", "pv_a": "pv_a", "pv_w": "pv_w", "batt_v": "batt_v",
+        "charge_a": "charge_a", "charge_w": "charge_w",
+        "load_v": "load_v", "load_a": "load_a", "load_w": "load_w",
+        "batt_temp_c": "batt_temp_c", "dev_temp_c": "device_temp_c", "soc": "soc",
+        "batt_status": "batt_status", "charge_status": "charge_status",
+        "discharge_status": "discharge_status", "energy_today_kwh": "energy_today_kwh",
+        "energy_total_kwh": "energy_total_kwh", "batt_net_a": "net_batt_a",
+    }
     RANGES = {
         "input": ((0x3000, 0x3010, 0), (0x3100, 0x311D, 0), (0x3200, 0x3202, 0),
                   (0x3300, 0x331E, 0)),
@@ -81,38 +91,24 @@ class EpeverTracer(Device):
 
     def tables(self):
         s, inp = self.snapshot(), {}
-        inp[0x3000], inp[0x3001] = 15000, 6000                # rated 150 V, 60 A
-        put_lo_first(inp, 0x3002, u32_words(3120 * 100))      # rated input W
-        inp[0x3004], inp[0x3005] = 4800, 6000
-        put_lo_first(inp, 0x3006, u32_words(3120 * 100))
+        put(inp, 0x3000, U16, 150, 0.01)                       # rated PV volts
+        put(inp, 0x3001, U16, 60, 0.01)                        # rated charging amps
+        put(inp, 0x3002, U32R, 3120, 0.01)                     # rated input W
+        put(inp, 0x3004, U16, 48, 0.01)
+        put(inp, 0x3005, U16, 60, 0.01)
+        put(inp, 0x3006, U32R, 3120, 0.01)
         inp[0x3008] = 2                                        # MPPT
         inp[0x300E] = 2000
-        inp[0x3100] = u16(s["pv_v"] * 100)
-        inp[0x3101] = u16(s["pv_a"] * 100)
-        put_lo_first(inp, 0x3102, u32_words(s["pv_w"] * 100))
-        inp[0x3104] = u16(s["batt_v"] * 100)
-        inp[0x3105] = u16(s["charge_a"] * 100)
-        put_lo_first(inp, 0x3106, u32_words(s["charge_w"] * 100))
-        inp[0x310C] = u16(s["load_v"] * 100)
-        inp[0x310D] = u16(s["load_a"] * 100)
-        put_lo_first(inp, 0x310E, u32_words(s["load_w"] * 100))
-        inp[0x3110] = s16(s["batt_temp_c"] * 100)
-        inp[0x3111] = s16(s["device_temp_c"] * 100)
-        inp[0x3112] = s16(s["device_temp_c"] * 100 + 200)
-        inp[0x311A] = u16(s["soc"])
-        inp[0x311B] = s16(s["batt_temp_c"] * 100)
-        inp[0x311D] = 4800                                      # 48 V system
-        inp[0x3200] = s["batt_status"]
-        inp[0x3201] = s["charge_status"]
-        inp[0x3202] = s["discharge_status"]
-        inp[0x3300] = u16(max(s["pv_v"], 118.0) * 100)
-        inp[0x3302] = u16(max(s["batt_v"], 54.0) * 100)
-        inp[0x3303] = u16(min(s["batt_v"], 51.0) * 100)
-        put_lo_first(inp, 0x330C, u32_words(s["energy_today_kwh"] * 100))
-        put_lo_first(inp, 0x3312, u32_words(s["energy_total_kwh"] * 100))
-        put_lo_first(inp, 0x331B, s32_words(s["net_batt_a"] * 100))
-        inp[0x331D] = s16(s["batt_temp_c"] * 100)
-        inp[0x331E] = s16(self.model.ambient_c() * 100)
+        put(inp, 0x3112, S16, s["device_temp_c"] + 2.0, 0.01)  # components
+        put(inp, 0x311B, S16, s["batt_temp_c"], 0.01)          # remote sensor
+        inp[0x311D] = 4800                                     # 48 V system
+        put(inp, 0x3300, U16, max(s["pv_v"], 118.0), 0.01)     # today's maxima, minima
+        put(inp, 0x3302, U16, max(s["batt_v"], 54.0), 0.01)
+        put(inp, 0x3303, U16, min(s["batt_v"], 51.0), 0.01)
+        put(inp, 0x331D, S16, s["batt_temp_c"], 0.01)
+        put(inp, 0x331E, S16, self.model.ambient_c(), 0.01)
+        tables = {"input": inp}
+        self.put_points(tables, s)
         hold = dict(self.stored)
         # Real-time clock from the model clock: sec|min<<8, hour|day<<8, month|year<<8.
         t = self.model.t
@@ -121,7 +117,8 @@ class EpeverTracer(Device):
         hold[0x9014] = int(t // 3600 % 24) | ((1 + day % 28) << 8)
         hold[0x9015] = (1 + day // 28 % 12) | (25 << 8)
         coil = {0x0000: 1, 0x0001: 0, 0x0002: 1 if self.load_on else 0, 0x0003: 1}
-        return {"input": inp, "holding": hold, "coil": coil}
+        tables.update(holding=hold, coil=coil)
+        return tables
 
     def write(self, fc, addr, values):
         if fc in (5, 15):

@@ -1,8 +1,10 @@
 """PACE BMS, Modbus protocol V1.3."""
 from pymodbus.constants import ExcCodes
 
-from emulator.devices.pack import Pack
-from emulator.registers import ascii_regs, s16, u16
+from emulator.devices.device import item
+from emulator.devices.pack import Pack, cell_v
+from emulator.model import CELLS
+from emulator.registers import ascii_regs
 
 
 class PaceBMS(Pack):
@@ -11,6 +13,13 @@ class PaceBMS(Pack):
     PROFILE = "pace_bms"
     FCS = (3, 6, 16)
     ANSWER_DELAY_MS = 25
+    POINT_VALUES = dict(
+        current_a="current_a", voltage_v="voltage_v", soc="soc", soh="soh",
+        remain_ah="remaining_ah", full_ah="full_ah", design_ah="design_ah", cycles="cycles",
+        warning="warning", protection="protection", status="status", balance="balance",
+        mos_temp_c="mosfet_c", env_temp_c="env_c",
+        **{"cell%02d_v" % (i + 1): cell_v(i) for i in range(CELLS)},
+        **{"temp%d_c" % (i + 1): item("cell_temps_c", i) for i in range(4)})
     RANGES = {"holding": ((0, 36, 0), (60, 114, 0), (150, 179, 0))}
     SETTINGS = {60: 57600, 61: 58400, 62: 54400, 63: 10, 64: 3600, 65: 3650, 66: 3400,
                 67: 10, 68: 46400, 69: 44800, 70: 48000, 71: 10, 72: 2900, 73: 2800,
@@ -31,24 +40,9 @@ class PaceBMS(Pack):
             self.stored[170 + i] = r
 
     def tables(self):
-        s = self.snapshot()
-        h = dict(self.stored)
-        h[0] = s16(s["current_a"] * 100)        # x10 mA
-        h[1] = u16(s["voltage_v"] * 100)        # x10 mV
-        h[2] = u16(s["soc"])
-        h[3] = u16(s["soh"])
-        h[4] = u16(s["remaining_ah"] * 100)     # x10 mAh
-        h[5] = u16(s["full_ah"] * 100)
-        h[6] = u16(s["design_ah"] * 100)
-        h[7] = u16(s["cycles"])
-        h[9], h[10], h[11], h[12] = s["warning"], s["protection"], s["status"], s["balance"]
-        for i, mv in enumerate(s["cells_mv"]):
-            h[15 + i] = u16(mv)
-        for i, c in enumerate(s["cell_temps_c"]):
-            h[31 + i] = s16(c * 10)
-        h[35] = s16(s["mosfet_c"] * 10)
-        h[36] = s16(s["env_c"] * 10)
-        return {"holding": h}
+        tables = {"holding": dict(self.stored)}
+        self.put_points(tables, self.snapshot())
+        return tables
 
     def write(self, fc, addr, values):
         if not all(60 <= a <= 114 or 160 <= a <= 179 for a in range(addr, addr + len(values))):

@@ -12,6 +12,11 @@ PACE_ST_CHARGING, PACE_ST_DISCHARGING = 1 << 8, 1 << 9
 PACE_ST_CHG_MOS_ON, PACE_ST_DSG_MOS_ON = 1 << 10, 1 << 11
 
 
+def cell_v(index):
+    """A cell's volts from a pack snapshot (which has them in mV)."""
+    return lambda snap: snap["cells_mv"][index] / 1000.0
+
+
 class Pack(Device):
     """A battery pack: its share of the model's battery (current, capacity)."""
 

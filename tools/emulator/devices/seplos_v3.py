@@ -1,7 +1,13 @@
 """Seplos V3 BMS."""
+from firmware.decode import U16
 from emulator.devices.pack import PACE_PROT_PACK_UV, Pack
 from emulator.model import CELLS
-from emulator.registers import ascii_regs, s16, u16
+from emulator.registers import ascii_regs, put
+
+
+def kelvin(c):
+    """Seplos reports temperatures in 0.1 K."""
+    return c + 273.1
 
 
 class SeplosV3(Pack):
@@ -13,6 +19,8 @@ class SeplosV3(Pack):
     ANSWER_DELAY_MS = 20
     PARAMS = dict(Pack.PARAMS, max_discharge_a=("max_dsg_a", float),
                   max_charge_a=("max_chg_a", float))
+    POINT_VALUES = {"voltage_v": "voltage_v", "current_a": "current_a", "soc": "soc",
+                    "max_dis_a": "max_discharge_a", "max_chg_a": "max_charge_a"}
     RANGES = {"input": ((0x1000, 0x1011, 0), (0x1100, 0x111A, 0), (0x1300, 0x1369, 0),
                         (0x1700, 0x1723, 0))}
 
@@ -29,28 +37,25 @@ class SeplosV3(Pack):
 
     def tables(self):
         s, i = self.snapshot(), {}
-        k = lambda c: u16(c * 10 + 2731)  # noqa: E731  0.1 K
-        i[0x1000] = u16(s["voltage_v"] * 100)
-        i[0x1001] = s16(s["current_a"] * 100)
-        i[0x1002] = u16(s["remaining_ah"] * 100)
-        i[0x1003] = u16(s["full_ah"] * 100)
-        i[0x1004] = u16(s["design_ah"] * 100)
-        i[0x1005] = u16(s["soc"] * 10)
-        i[0x1006] = u16(s["soh"] * 10)
-        i[0x1007] = u16(s["cycles"])
-        i[0x1008] = u16(sum(s["cells_mv"]) / CELLS)
-        i[0x1009] = k(sum(s["cell_temps_c"]) / 4)
-        i[0x100A], i[0x100B] = u16(max(s["cells_mv"])), u16(min(s["cells_mv"]))
-        i[0x100C], i[0x100D] = k(max(s["cell_temps_c"])), k(min(s["cell_temps_c"]))
-        i[0x100F] = u16(s["max_discharge_a"])
-        i[0x1010] = u16(s["max_charge_a"])
+        put(i, 0x1002, U16, s["remaining_ah"], 0.01)
+        put(i, 0x1003, U16, s["full_ah"], 0.01)
+        put(i, 0x1004, U16, s["design_ah"], 0.01)
+        put(i, 0x1006, U16, s["soh"], 0.1)
+        put(i, 0x1007, U16, s["cycles"])
+        put(i, 0x1008, U16, sum(s["cells_mv"]) / CELLS)      # mV
+        put(i, 0x1009, U16, kelvin(sum(s["cell_temps_c"]) / 4), 0.1)
+        put(i, 0x100A, U16, max(s["cells_mv"]))
+        put(i, 0x100B, U16, min(s["cells_mv"]))
+        put(i, 0x100C, U16, kelvin(max(s["cell_temps_c"])), 0.1)
+        put(i, 0x100D, U16, kelvin(min(s["cell_temps_c"])), 0.1)
         for n, mv in enumerate(s["cells_mv"]):
-            i[0x1100 + n] = u16(mv)
+            put(i, 0x1100 + n, U16, mv)
         for n, c in enumerate(s["cell_temps_c"]):
-            i[0x1110 + n] = k(c)
-        i[0x1118], i[0x1119] = k(s["env_c"]), k(s["mosfet_c"])
-        i[0x1300], i[0x1301] = 4, CELLS
-        i[0x1359] = u16(s["design_ah"] * 100)
+            put(i, 0x1110 + n, U16, kelvin(c), 0.1)
+        put(i, 0x1118, U16, kelvin(s["env_c"]), 0.1)
+        put(i, 0x1119, U16, kelvin(s["mosfet_c"]), 0.1)
+        i[0x1300], i[0x1301] = 4, CELLS                      # temperature sensors, cells
+        put(i, 0x1359, U16, s["design_ah"], 0.01)
         for n, r in enumerate(ascii_regs("XZH-ElecTech Co.,Ltd", 10)):
             i[0x1700 + n] = r
         for n, r in enumerate(ascii_regs("SP16S020P-EMU", 10)):
@@ -58,4 +63,6 @@ class SeplosV3(Pack):
         i[0x1714] = (ord("1") << 8) | ord("6")
         for n, r in enumerate(ascii_regs("SEPLOS%06d" % self.unit, 15)):
             i[0x1715 + n] = r
-        return {"input": i}
+        tables = {"input": i}
+        self.put_points(tables, s)
+        return tables
