@@ -16,6 +16,7 @@ SEQ_BLOCK = 256          # telemetry seqs reserved on flash at a time (one write
 REPLAY_PER_TICK = 8      # records replayed a cycle: catching up never starves the loop
 STATE_S = 600            # the retained state at least this often
 CMDS_PER_TICK = 2
+SEG_BYTES = 4096         # a flash ring's segment file: one 4 KB flash block
 
 
 def _file_hash(path):
@@ -49,8 +50,8 @@ class Uplink:
             os.mkdir(spool)
         except OSError:
             pass
-        self.rings = (('telemetry', Ring(spool, 'tel', 4096, mcfg['spool_tel_kb'] // 4)),
-                      ('event', Ring(spool, 'ev', 4096, mcfg['spool_ev_kb'] // 4)))
+        self.rings = (('telemetry', Ring(spool, 'tel', SEG_BYTES, mcfg['spool_tel_kb'] // 4)),
+                      ('event', Ring(spool, 'ev', SEG_BYTES, mcfg['spool_ev_kb'] // 4)))
         # A restart, even a power cut, must never reuse a seq (receivers
         # drop a seq they have seen): seqs are reserved on flash a block
         # ahead, and a restart begins after the last reservation.

@@ -22,6 +22,14 @@ log = logging.getLogger(__name__)
 PYMODBUS_VERSION = "3.16.1"
 
 
+def wire_time(req_bytes, reply_bytes, baud):
+    """Seconds an RS485 line at `baud` needs for request + reply, 8N1 (10
+    bits a byte), plus one 3.5-character gap (fixed 1.75 ms above 19200
+    baud, as the Modbus serial line spec says)."""
+    gap = 3.5 * 10.0 / baud if baud <= 19200 else 0.00175
+    return (req_bytes + reply_bytes) * 10.0 / baud + gap
+
+
 class _DeviceStore:
     """The datastore API pymodbus' PDUs call, routed to one Device."""
 
@@ -120,13 +128,10 @@ class Bus:
     # -- timing -------------------------------------------------------------
 
     def wire_time(self, req_bytes, reply_bytes):
-        """Seconds an RS485 line at self.baud needs for request + reply, 8N1
-        (10 bits a byte), plus one 3.5-character gap (fixed 1.75 ms above
-        19200 baud, as the Modbus serial line spec says)."""
+        """wire_time() at this bus's pacing baud rate; 0 when not paced."""
         if not self.baud:
             return 0.0
-        gap = 3.5 * 10.0 / self.baud if self.baud <= 19200 else 0.00175
-        return (req_bytes + reply_bytes) * 10.0 / self.baud + gap
+        return wire_time(req_bytes, reply_bytes, self.baud)
 
     def rtu_len(self, n):
         """Bytes the same frame takes in RTU (a socket frame's MBAP is 7 bytes
