@@ -84,7 +84,9 @@ class _BusHandler(ServerRequestHandler):
             self.send(packet, addr)
 
 
-class _TcpBusServer(ModbusTcpServer):
+class _OneBus:
+    """A pymodbus server of one Bus: its connections are _BusHandlers."""
+
     def __init__(self, bus, **kw):
         self.emu_bus = bus
         super().__init__(**kw)
@@ -93,13 +95,12 @@ class _TcpBusServer(ModbusTcpServer):
         return _BusHandler(self)
 
 
-class _SerialBusServer(ModbusSerialServer):
-    def __init__(self, bus, **kw):
-        self.emu_bus = bus
-        super().__init__(**kw)
+class _TcpBusServer(_OneBus, ModbusTcpServer):
+    pass
 
-    def callback_new_connection(self):
-        return _BusHandler(self)
+
+class _SerialBusServer(_OneBus, ModbusSerialServer):
+    pass
 
 
 def _placeholder_context():
