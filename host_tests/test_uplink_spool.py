@@ -5,7 +5,7 @@
 import json
 import time
 
-from test_uplink_reboot import drain, seqs
+from rigs import drain, seqs
 
 
 def test_full_spool_drops_oldest_telemetry_counts_it_and_keeps_events(tmp_path, mqtt_site):

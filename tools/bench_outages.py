@@ -5,13 +5,12 @@
                                             [--micropython PATH]
 
 The firmware's MQTT store and forward end to end: the real firmware in the
-MicroPython unix port (tools/host_run.py, through host_tests' Firmware: the
-board's 160k heap, the code in its ROMFS image),
-the cabinet emulator (host_tests' Cabinet), a real mosquitto (tools/broker.py)
-and a paho operator subscribed to sites/BTS-0042/# (host_tests'
-test_uplink_e2e.Operator), with the e2e tests' MQTT config: a telemetry
-record every second (telemetry_s 1), every broker operation bounded at 1 s
-(timeout_s 1).
+MicroPython unix port (tools/host_run.py, through the test rigs'
+host_tests/rigs.py Firmware: the board's heap, the code in its ROMFS image),
+the cabinet emulator (rigs.Cabinet), a real mosquitto (tools/broker.py) and
+a paho operator subscribed to sites/BTS-0042/# (rigs.Operator), with the e2e
+tests' MQTT config (rigs.mqtt_config): a telemetry record every second
+(telemetry_s 1), every broker operation bounded at 1 s (timeout_s 1).
 
 Method: once the link is up and telemetry flows, --outages times: freeze the
 broker (SIGSTOP) for --down seconds, thaw it, wait for the firmware's next
@@ -77,18 +76,12 @@ import time
 import shutil
 import signal
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-for _p in (ROOT, HERE, os.path.join(ROOT, "host_tests")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+from bench_rig import ROOT, BenchError, add_options, goal, report
+from broker import Broker
+from firmware.uplink import SEG_BYTES
 
-from bench_rig import BenchError, add_options, goal, report  # noqa: E402
-from broker import Broker  # noqa: E402
-from firmware.uplink import SEG_BYTES  # noqa: E402
-from cabinet import Cabinet  # noqa: E402
-from test_generator_e2e import Firmware  # noqa: E402
-from test_uplink_e2e import Operator, config  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "host_tests"))     # the test rigs
+from rigs import Cabinet, Firmware, Operator, mqtt_config  # noqa: E402
 
 TOPIC = "sites/BTS-0042/"
 
@@ -332,7 +325,7 @@ def run(outages=100, down=3.0, settle=1.0, reconnect_timeout=120.0, progress=Non
         broker = Broker()
         cab = Cabinet(tmp, speed=1, start_hour=12.0, seed=1)
         op = Operator(broker.port)
-        cfg = config(cab, broker)
+        cfg = mqtt_config(cab, broker)
         mq = cfg["mqtt"]
         ring_segs = ring_segments(cfg)
         fw = Firmware(tmp, cfg, flash=flash, micropython=micropython)
