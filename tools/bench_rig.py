@@ -29,11 +29,12 @@ MICROPYTHON_HELP = ("MicroPython binary (default: $MICROPYTHON, else .venv's PyP
 
 
 def goal(ok):
+    """What a bench prints next to a goal it met, or missed."""
     return "ok" if ok else "MISSED"
 
 
 class BenchError(RuntimeError):
-    pass
+    """The run itself failed (a script crashed, a device never answered)."""
 
 
 class Rig:

@@ -94,7 +94,7 @@ class EpeverTracer(Device):
         put(inp, 0x3000, U16, 150, 0.01)                       # rated PV volts
         put(inp, 0x3001, U16, 60, 0.01)                        # rated charging amps
         put(inp, 0x3002, U32R, 3120, 0.01)                     # rated input W
-        put(inp, 0x3004, U16, 48, 0.01)
+        put(inp, 0x3004, U16, 48, 0.01)                        # rated output volts, amps
         put(inp, 0x3005, U16, 60, 0.01)
         put(inp, 0x3006, U32R, 3120, 0.01)
         inp[0x3008] = 2                                        # MPPT
