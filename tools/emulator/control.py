@@ -1,5 +1,6 @@
-"""The Emulator: devices and buses from the site config, the request and
-write logs, the JSON control channel and the lifecycle."""
+"""The Emulator: devices and buses from the site config, the JSON control
+channel (Emulator.COMMANDS, a handler a command) and the lifecycle; what
+the buses carried is logged by traffic.py."""
 import asyncio
 import collections
 import json
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 
 
 class Emulator:
+    """The site's devices on their buses, over one model, scripted through
+    the control channel."""
+
     def __init__(self, config, speed=60.0, start_hour=10.0, seed=1):
         self.config = config
         self.start_hour = start_hour
