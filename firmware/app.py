@@ -186,7 +186,7 @@ class App:
     def note(self, text, who):
         """A change made by a person (console, MQTT): reported with the
         cycle's events."""
-        if len(self.notes) < 16:
+        if len(self.notes) < NOTES_MAX:
             self.notes.append((text, who))
 
     def report(self, snap):
@@ -256,6 +256,7 @@ def _idle_on_error(msg, wdt=None, what='CONFIG ERROR'):
             sleep_ms(1000)
 
 
+NOTES_MAX = 16          # changes by a person kept for one cycle's report
 IDLE_SLICE_MS = 10     # the console is polled this often between ticks
 FEED_MS = 1000          # the watchdog is fed this often while the loop is healthy
 FAILING_RESET = 30      # cycles in a row that raise before the watchdog may reset

@@ -50,8 +50,3 @@ def build(points, max_regs, max_gap, align=1, page=0):
     if cur is not None:
         reqs.append((cur[0], cur[1], cur[2] - cur[1], cur[3], cur[4]))
     return tuple(pts), tuple(reqs)
-
-
-def wire_bytes(request):
-    """Bytes on the RS485 line for one read: 8-byte request, 5 + 2n answer."""
-    return 8 + 5 + 2 * request[R_COUNT]

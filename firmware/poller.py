@@ -189,12 +189,6 @@ class Poller:
         self.devices = devices
         self.cycles = 0
 
-    def find(self, name):
-        for d in self.devices:
-            if d.name == name:
-                return d
-        return None
-
     def cycle(self, ts):
         """Poll every device that is due this cycle."""
         self.cycles += 1

@@ -13,10 +13,6 @@ TMP = '.tmp'
 BAK = '.bak'
 
 
-def _crc_hex(data):
-    return '%08x' % (crc32(data) & 0xFFFFFFFF)
-
-
 # Files are checked in small chunks: the heap of a long-running board is
 # fragmented into small holes, so no step here needs a large block.
 _CHUNK = 64

@@ -4,21 +4,14 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "host_tests", "portable"))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, _ROOT)
+sys.path.insert(0, os.path.join(_ROOT, "host_tests", "portable"))
+sys.path.insert(0, os.path.join(_ROOT, "tools"))
 
-# The MicroPython interpreters the tests run. "pypi": the unix port from
-# PyPI (.venv, tools/setup.sh): 64-bit, double floats, ssl. "esp32like":
-# the board's number model (README, "The board's number model"): the unix
-# port built 32-bit with single floats, small ints up to 2**30, ticks
-# wrapping at 2**30 ms, 16-byte GC blocks, no ssl; CI has shared/ beside
-# the repo clone.
-MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-ESP32LIKE = os.path.normpath(os.path.join(ROOT, "..", "shared", "tools",
-                                          "micropython-esp32like"))
-INTERPRETERS = {"pypi": MICROPYTHON, "esp32like": ESP32LIKE}
+from broker import Broker  # noqa: E402
+from rigs import INTERPRETERS, MqttSite  # noqa: E402
+
 # What each must be: its sys.maxsize and how it prints 2/3.
 _MODEL = {"pypi": ("9223372036854775807", "0.6666666666666666"),
           "esp32like": ("2147483647", "0.6666667")}
@@ -60,43 +53,11 @@ def micropython(request):
     return interpreter(getattr(request, "param", "pypi"))
 
 
-# Runs a test under both interpreters: ids ...[pypi] and ...[esp32like].
-on_both = pytest.mark.parametrize("micropython", ["pypi", "esp32like"], indirect=True)
-
-
-# The 64-bit PyPI binary's stand-in for the board's 110k: its objects are
-# about twice the board's, and measured with the example config 200k leaves
-# it twice the bytes the 32-bit build has free at 110k (96 KB against 48 KB,
-# MQTT off). The board's own heap is tested on esp32like at 110k.
-PYPI_BOARD_HEAP = "200k"
-
-
-def board_heap(micropython):
-    """The heap that stands for an ESP32-WROOM's in that binary: 110k in
-    the 32-bit esp32like (the board's own object sizes), PYPI_BOARD_HEAP in
-    the 64-bit PyPI binary (its objects are bigger)."""
-    return "110k" if micropython == INTERPRETERS["esp32like"] else PYPI_BOARD_HEAP
-
-
-def run_mpy_result(micropython, script, timeout=300):
-    """Run a MicroPython-side test script from the repo root; it must exit
-    0 and print exactly one 'RESULT <json>' line, which is returned."""
-    import json
-    r = subprocess.run([micropython, script], cwd=ROOT, capture_output=True, text=True,
-                       timeout=timeout)
-    out = r.stdout + r.stderr
-    assert r.returncode == 0, out
-    lines = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
-    assert len(lines) == 1, out
-    return json.loads(lines[0][len("RESULT "):])
-
-
 @pytest.fixture
 def mqtt_site(tmp_path):
-    """mqtt_site(start_hour=..., sets=...) -> test_uplink_e2e.MqttSite: a real
+    """mqtt_site(start_hour=..., sets=...) -> rigs.MqttSite: a real
     mosquitto, the cabinet emulator, the operator's client and (after
     .start()) the firmware; everything it made is closed after the test."""
-    from test_uplink_e2e import MqttSite
     made = []
 
     def make(**kw):
@@ -110,7 +71,6 @@ def mqtt_site(tmp_path):
 @pytest.fixture
 def broker():
     """A real mosquitto on a free port, stopped after the test."""
-    from broker import Broker
     b = Broker()
     yield b
     b.stop()

@@ -13,7 +13,7 @@ import threading
 import time
 import tty
 
-from conftest import ROOT, PYPI_BOARD_HEAP
+from rigs import ROOT, PYPI_BOARD_HEAP
 
 
 def _own_terminal():

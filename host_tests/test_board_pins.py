@@ -5,9 +5,7 @@ import os
 import subprocess
 import time
 
-from cabinet import Cabinet
-from conftest import ROOT
-from test_generator_e2e import Firmware
+from rigs import ROOT, Cabinet, Firmware
 
 
 def config(cab, **top):

@@ -3,7 +3,7 @@
 import os
 import subprocess
 
-from conftest import ROOT
+from rigs import ROOT
 
 PROBE = """
 import sys

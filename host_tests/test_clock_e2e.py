@@ -6,7 +6,7 @@
 import json
 import time
 
-from test_net import NtpServer
+from rigs import NtpServer
 
 DAY = 86400
 

@@ -7,7 +7,7 @@
 # characters, very long lines) while the loop keeps ticking and the heap
 # does not shrink. Looking, acting, config across a reboot and the strict
 # heap also run on the board's number model (micropython-esp32like), at the
-# board's heap in each binary (conftest.board_heap: 110k in esp32like).
+# board's heap in each binary (rigs.board_heap: 110k in esp32like).
 import json
 import os
 import shutil
@@ -20,10 +20,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from broker import Broker
-from cabinet import Cabinet
-from conftest import board_heap, on_both
 from console_term import Terminal
-from test_generator_e2e import GEN, EMU_GEN
+from rigs import EMU_GEN, GEN, Cabinet, board_heap, on_both
 
 PIN = "4321"
 

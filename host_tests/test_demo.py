@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT
+from rigs import ROOT
 
 
 def session_members(sid):

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import deploy
-from conftest import ROOT, on_both
+from rigs import ROOT, on_both
 
 EXAMPLE = os.path.join(ROOT, "tools", "configs", "example.json")
 

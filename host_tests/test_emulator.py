@@ -1,7 +1,9 @@
 """Tests of tools/cabinet_emulator.py, through pymodbus' own client.
 
 Every register is decoded here from devices.md with struct, independently of
-the emulator's encoders, and compared to the emulator's own model state. The
+the emulator's encoders and of the firmware's profiles (which the emulator
+encodes the registers the firmware reads from), and compared to the
+emulator's own model state. The
 model is frozen (speed 0) and moved with "advance", so comparisons are exact
 to the register's resolution; one test runs the genset at real speed.
 """

@@ -12,8 +12,7 @@ import time
 
 import pytest
 
-from cabinet import Cabinet, Flash, example_config
-from conftest import ROOT, board_heap, on_both
+from rigs import ROOT, Cabinet, Flash, board_heap, example_config, on_both
 
 
 @pytest.fixture

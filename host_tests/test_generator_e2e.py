@@ -4,87 +4,12 @@
 # at stop_soc -> the cancel key after min_run_s, then cool-down; and the
 # same with the relay actuator on the pin twin. The DSE run and the lockout
 # across a reboot also run on the board's number model (esp32like), at the
-# board's heap in each (conftest.board_heap: 200k on PyPI's, 110k there).
-import json
+# board's heap in each (rigs.board_heap: 200k on PyPI's, 110k there).
 import os
-import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 
-
-from cabinet import Cabinet
-from conftest import ROOT, board_heap, on_both, PYPI_BOARD_HEAP
-
-GEN = {"start_soc": 30, "stop_soc": 90, "start_delay_s": 3, "min_run_s": 8, "warmup_s": 2,
-       "cooldown_s": 3, "stop_timeout_s": 30, "exercise_days": 0, "pv_stop_s": 0,
-       "stop_taper_c": 0, "max_charge_s": 0}
-EMU_GEN = {"gen_start_delay_s": 1, "gen_crank_fire_s": 1, "gen_warm_s": 1, "gen_cool_s": 2}
-
-
-class Firmware:
-    """tools/host_run.py in the background, its lines in a queue."""
-
-    # As the board runs: its heap, the code in a ROMFS image.
-    HEAP = PYPI_BOARD_HEAP
-
-    def __init__(self, tmp, cfg, pins_file=None, flash=None, heap=None, files=False,
-                 micropython=None):
-        path = os.path.join(tmp, "fw-config.json")
-        with open(path, "w") as f:
-            json.dump(cfg, f)
-        cmd = [sys.executable, os.path.join(ROOT, "tools", "host_run.py"), "--config", path,
-               "--dir", flash or os.path.join(tmp, "flash"), "--heap", heap or self.HEAP]
-        if files:
-            cmd.append("--files")
-        if micropython:
-            cmd += ["--micropython", micropython]
-        if pins_file:
-            cmd += ["--pins-file", pins_file]
-        # Its own process group, so that kill() takes the firmware with it.
-        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  start_new_session=True)
-        self.lines = []
-        self.q = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            self.lines.append(line.rstrip("\n"))
-            self.q.put(line.rstrip("\n"))
-
-    def wait_for(self, text, timeout):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if any(text in l for l in self.lines):
-                return True
-            time.sleep(0.1)
-        return False
-
-    def kill(self):
-        """A power cut: host_run and the firmware die at once, nothing saved."""
-        os.killpg(self.p.pid, signal.SIGKILL)
-        self.p.wait(timeout=10)
-
-    def stop(self):
-        if self.p.poll() is not None:
-            return
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            self.p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-
-
-def fw_config(cab, **gen):
-    cfg = json.loads(json.dumps(cab.cfg))
-    cfg["poll_s"] = 0.5
-    g = dict(GEN)
-    g.update(gen)
-    cfg["generator"] = g
-    return cfg
+from rigs import EMU_GEN, Cabinet, Firmware, board_heap, fw_config, on_both
 
 
 @on_both

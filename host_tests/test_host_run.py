@@ -9,7 +9,7 @@ import sys
 import time
 
 import host_run
-from conftest import ROOT, on_both
+from rigs import ROOT, on_both
 
 
 def probe(dest, heap, code, micropython):

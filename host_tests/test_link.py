@@ -12,7 +12,7 @@ import time
 import paho.mqtt.client as mqtt
 
 from broker import Broker
-from conftest import ROOT, on_both
+from rigs import ROOT, on_both
 
 
 class Operator:

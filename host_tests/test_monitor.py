@@ -9,7 +9,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from conftest import ROOT
+from rigs import ROOT
 from firmware.uplink import commands
 
 MONITOR = os.path.join(ROOT, "tools", "monitor.py")

@@ -16,14 +16,13 @@ import tty
 
 import pytest
 
-from conftest import ROOT
+from rigs import ROOT, NtpServer
 
 BINARIES = {
     "unix": os.path.join(ROOT, ".venv", "bin", "micropython"),
     "esp32like": os.path.normpath(os.path.join(ROOT, "..", "shared", "tools",
                                                "micropython-esp32like")),
 }
-NTP_UNIX = 2208988800
 
 
 @pytest.fixture(params=sorted(BINARIES))
@@ -130,51 +129,6 @@ def dns_server():
 
 
 # --- an NTP server ----------------------------------------------------------
-class NtpServer:
-    """UDP NTP on 127.0.0.1 serving the PC's time + offset_s. mode: 'answer',
-    'silent', 'kod' (stratum 0, RATE), 'unsync' (leap 3), 'wrong_origin'."""
-
-    def __init__(self, offset_s=0, mode="answer"):
-        self.offset = offset_s
-        self.mode = mode
-        self.requests = 0
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind(("127.0.0.1", 0))
-        self.port = self.s.getsockname()[1]
-        self.stopped = False
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-
-    @staticmethod
-    def stamp(t):
-        secs = int(t)
-        return struct.pack(">II", (secs + NTP_UNIX) % 2 ** 32, int((t - secs) * 2 ** 32))
-
-    def _run(self):
-        while not self.stopped:
-            if not select.select([self.s], [], [], 0.05)[0]:
-                continue
-            q, peer = self.s.recvfrom(512)
-            self.requests += 1
-            if self.mode == "silent" or len(q) < 48 or q[0] & 7 != 3:
-                continue
-            t = time.time() + self.offset
-            leap, stratum, refid = 0, 2, b"\x7f\x00\x00\x01"
-            if self.mode == "kod":
-                leap, stratum, refid = 3, 0, b"RATE"
-            elif self.mode == "unsync":
-                leap = 3
-            origin = q[40:48] if self.mode != "wrong_origin" else bytes(8)
-            r = (bytes([leap << 6 | 4 << 3 | 4, stratum, 6, 0xEC]) + bytes(8) + refid +
-                 self.stamp(t - 10) + origin + self.stamp(t) + self.stamp(t))
-            self.s.sendto(r, peer)
-
-    def close(self):
-        self.stopped = True
-        self.t.join()
-        self.s.close()
-
-
 @pytest.fixture
 def ntp_server():
     made = []

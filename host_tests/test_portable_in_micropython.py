@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, on_both
+from rigs import ROOT, on_both
 
 PORTABLE = os.path.join(ROOT, "host_tests", "portable")
 MODULES = sorted(f[:-3] for f in os.listdir(PORTABLE) if f.startswith("test_") and f.endswith(".py"))

@@ -2,7 +2,7 @@
 # erase while the outage fills it, on LittleFS in the unix port
 # (host_tests/ring_powercut_mpy.py): every finished record comes back, in
 # order, nothing else does, and the ring still works afterwards.
-from conftest import on_both, run_mpy_result
+from rigs import on_both, run_mpy_result
 
 
 @on_both

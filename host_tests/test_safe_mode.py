@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from test_watchdog import board_pid
+from rigs import Cabinet, Firmware, board_pid
 
 PINS = {"loads": [{"name": "radio", "pin": 25, "active_high": True},
                   {"name": "aircon", "pin": 26, "active_high": False, "priority": 1}]}
@@ -118,8 +118,6 @@ def test_a_build_that_crashes_every_start_ends_in_safe_mode_at_the_repl(tmp_path
     # raises at every start. The board stops at its REPL, the watchdog
     # resets it, and after safe_mode.boots resets safe mode keeps it up,
     # fed, at the REPL with the reason, instead of a reset loop.
-    from cabinet import Cabinet
-    from test_generator_e2e import Firmware
     cab = Cabinet(str(tmp_path))
     fw = None
     try:

@@ -3,7 +3,7 @@
 # block device that loses power mid-operation (host_tests/store_powercut_mpy.py).
 # After each cut the same bytes are remounted and store.load() must give the
 # old or the new object, never an error or garbage.
-from conftest import on_both, run_mpy_result
+from rigs import on_both, run_mpy_result
 
 CASES = ('small', 'multi_block', 'with_backup', 'shrink')
 

@@ -4,7 +4,7 @@
 import os
 import subprocess
 
-from conftest import ROOT, on_both
+from rigs import ROOT, on_both
 
 SCRIPT = """
 import sys

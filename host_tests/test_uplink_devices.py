@@ -6,26 +6,8 @@
 import hashlib
 import json
 import os
-import time
 
-import paho.mqtt.client as mqtt
-
-
-
-def retained(port, topic, timeout=10):
-    """What a client that connects now gets on `topic` (retained only)."""
-    got = []
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="late-%d" % time.time_ns())
-    c.on_message = lambda cl, u, m: got.append((m.topic, m.payload.decode(), m.retain))
-    c.on_connect = lambda cl, u, f, rc, p: cl.subscribe(topic, qos=1)
-    c.connect("127.0.0.1", port)
-    c.loop_start()
-    deadline = time.time() + timeout
-    while time.time() < deadline and not got:
-        time.sleep(0.1)
-    c.loop_stop()
-    c.disconnect()
-    return got
+from rigs import retained
 
 
 def test_device_topics_and_state(tmp_path, mqtt_site):

@@ -5,96 +5,13 @@
 # their reasons, and a frozen broker: after it, every seq is there, in
 # order (repeats of QoS 1's at-least-once dropped by seq). On both
 # interpreters: the PyPI binary and the board's number model (esp32like),
-# at the board's heap in each (conftest.board_heap: 110k in esp32like).
+# at the board's heap in each (rigs.board_heap: 110k in esp32like).
 import json
 import queue
 import time
 
-import paho.mqtt.client as mqtt
-
 from broker import Broker
-from cabinet import Cabinet
-from conftest import board_heap, on_both
-from firmware.uplink import commands
-from test_generator_e2e import Firmware, fw_config
-
-KEY = "bts-0042-key"
-
-
-class Operator:
-    def __init__(self, port):
-        self.q = queue.Queue()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="noc-e2e",
-                             clean_session=False)
-        self.c.on_message = lambda c, u, m: self.q.put((m.topic, m.payload.decode()))
-        # (Re)subscribe on every connect: a broker restarted without
-        # persistence has forgotten the subscription.
-        self.c.on_connect = lambda c, u, f, rc, p: c.subscribe("sites/BTS-0042/#", qos=1)
-        self.c.connect("127.0.0.1", port, keepalive=60)
-        self.c.loop_start()
-        self.all = []
-
-    def take(self, topic, cond=lambda p: True, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                t, p = self.q.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self.all.append((t, p))
-            if t == topic and cond(p):
-                return p
-        raise AssertionError("no %s; last: %r" % (topic, self.all[-8:]))
-
-    def command(self, cmd, args=None, key=KEY, id=None, ts=None):
-        cid = id or "c%d" % int(time.time() * 1000)
-        ts = int(time.time()) if ts is None else ts
-        self.c.publish("sites/BTS-0042/cmd", commands.envelope(key, cmd, args, cid, ts), qos=1)
-        return json.loads(self.take("sites/BTS-0042/cmd/result",
-                                    lambda p: json.loads(p).get("id") == cid or
-                                    json.loads(p).get("id") is None))
-
-    def stop(self):
-        self.c.loop_stop()
-        self.c.disconnect()
-
-
-def config(cab, broker):
-    cfg = fw_config(cab)
-    cfg["mqtt"] = {"enabled": True, "host": "127.0.0.1", "port": broker.port,
-                   "prefix": "sites", "cmd_key": KEY, "telemetry_s": 1, "timeout_s": 1,
-                   "keepalive_s": 30}
-    return cfg
-
-
-class MqttSite:
-    """What an MQTT end-to-end test runs against: a real mosquitto, the
-    emulated cabinet, the operator's client and, once started, the firmware
-    with the link on (config() above, editable in .cfg before start)."""
-
-    def __init__(self, tmp, start_hour=12.0, micropython=None, **emu):
-        self.tmp = str(tmp)
-        self.micropython = micropython
-        self.fw = None
-        self.broker = Broker()
-        self.cab = Cabinet(self.tmp, speed=1, start_hour=start_hour, seed=1, **emu)
-        self.op = Operator(self.broker.port)
-        self.cfg = config(self.cab, self.broker)
-
-    def start(self, flash=None):
-        """The firmware (again, after a kill(), on the same flash)."""
-        self.fw = Firmware(self.tmp, self.cfg, flash=flash, micropython=self.micropython,
-                           heap=board_heap(self.micropython) if self.micropython else None)
-        return self.fw
-
-    def close(self):
-        try:
-            if self.fw:
-                self.fw.stop()
-            self.op.stop()
-            self.cab.close()
-        finally:
-            self.broker.stop()
+from rigs import Cabinet, Firmware, Operator, board_heap, mqtt_config, on_both
 
 
 @on_both
@@ -107,7 +24,7 @@ def test_telemetry_commands_and_an_outage(tmp_path, micropython):
     try:
         cab.emu.grid(False)
         cab.emu.set("soc", 60)
-        fw = Firmware(str(tmp_path), config(cab, broker), micropython=micropython,
+        fw = Firmware(str(tmp_path), mqtt_config(cab, broker), micropython=micropython,
                       heap=board_heap(micropython))
         assert op.take("sites/BTS-0042/status", lambda p: p == "online") == "online"
         first = json.loads(op.take("sites/BTS-0042/telemetry"))

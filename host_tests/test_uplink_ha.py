@@ -6,8 +6,7 @@
 import json
 import time
 
-from test_generator_e2e import EMU_GEN
-from test_uplink_devices import retained
+from rigs import EMU_GEN, retained
 
 
 def start(mqtt_site, **mq):

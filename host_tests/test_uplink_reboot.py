@@ -6,22 +6,9 @@
 # once the firmware is back and the broker returns, and no seq is reused.
 import json
 import os
-import queue
 import time
 
-
-
-def drain(op, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        try:
-            op.all.append(op.q.get(timeout=0.2))
-        except queue.Empty:
-            pass
-
-
-def seqs(op, since=0):
-    return [json.loads(p)["seq"] for t, p in op.all[since:] if t.endswith("/telemetry")]
+from rigs import drain, seqs
 
 
 def test_config_set_reboot_and_seq_across_restarts(tmp_path, mqtt_site):

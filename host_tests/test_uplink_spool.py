@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 
-from test_uplink_reboot import drain, seqs
+from rigs import drain, seqs
 
 
 def test_full_spool_drops_oldest_telemetry_counts_it_and_keeps_events(tmp_path, mqtt_site):

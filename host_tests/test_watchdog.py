@@ -5,16 +5,7 @@ import os
 import signal
 import time
 
-from cabinet import Cabinet
-from test_generator_e2e import Firmware
-
-
-def board_pid(host_run_pid):
-    # host_run's child: the MicroPython process that is the board.
-    with open("/proc/%d/task/%d/children" % (host_run_pid, host_run_pid)) as f:
-        kids = f.read().split()
-    assert len(kids) == 1, kids
-    return int(kids[0])
+from rigs import Cabinet, Firmware, board_pid
 
 
 def test_a_hung_loop_is_reset_by_the_watchdog(tmp_path):

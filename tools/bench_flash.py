@@ -17,7 +17,8 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench_rig import ROOT, goal
+
 RATED = 100000      # program/erase cycles of the ESP32 modules' NOR flash (e.g. Winbond W25Q32JV)
 YEARS = 10
 
@@ -44,9 +45,9 @@ def main():
           % (per_day, used, a.blocks, hot))
     print("  %d years: %.0f erases per block with LittleFS spreading them over the partition "
           "(%.0fx below the rated %d) %s" % (YEARS, spread, RATED / spread, RATED,
-                                            "ok" if spread < RATED else "MISSED"))
+                                            goal(spread < RATED)))
     print("  worst case, the day's hottest block hot for %d years: %d erases (%.1fx below) %s"
-          % (YEARS, hot * days, RATED / (hot * days), "ok" if hot * days < RATED else "MISSED"))
+          % (YEARS, hot * days, RATED / (hot * days), goal(hot * days < RATED)))
 
 
 if __name__ == "__main__":

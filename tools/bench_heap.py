@@ -38,14 +38,13 @@ run that fails (a script crashes, a device never answers) exits non-zero.
 --json prints one JSON object instead of the tables.
 """
 import argparse
-import json
 import re
 import statistics
 import subprocess
 import sys
 import time
 
-from bench_poll import ROOT, BenchError, Rig, goal
+from bench_rig import ROOMY, ROOT, BenchError, Rig, add_options, goal, report
 from broker import Broker
 
 HEAP = "160k"
@@ -295,26 +294,13 @@ def ranked_breakdown(c):
             "requests_per_cycle": len(c["read"])}
 
 
-ROOMY = ("256k", "512k")
-
-
 def run_cycle(rig, args, timeout, heap=None, script="heap_cycle.py"):
     """heap_cycle.py at `heap`, else at a roomier heap when it runs out of
     memory there; returns (parsed, heap used, error at `heap` or None)."""
-    first_err = None
-    heap = heap or board_heap(rig)
-    for h in (heap,) + ROOMY:
-        rc, lines, err = rig.run(script, args, heap=h, timeout=timeout, check=False)
-        if rc == 0 and "DONE" in lines:
-            return parse_cycle(lines, rig.word), h, first_err
-        text = "\n".join(lines[-8:]) + "\n" + err
-        if "MemoryError" not in text:
-            raise BenchError("%s %s at %s exited %d:\n%s" % (script, args, h, rc, text[-3000:]))
-        if first_err is None:
-            where = [x.strip() for x in (lines + err.splitlines()) if x.startswith("  File ")]
-            first_err = "MemoryError%s" % (" (%s)" % where[-1] if where else "")
-    raise BenchError("%s %s: MemoryError even at %s" % (script, args, ROOMY[-1]))
-
+    lines, used, where = rig.run_roomy(script, args, heap or board_heap(rig), timeout,
+                                       done=lambda lines: "DONE" in lines)
+    err = None if where is None else "MemoryError%s" % (" (%s)" % where if where else "")
+    return parse_cycle(lines, rig.word), used, err
 
 
 def part_c(rig, cycles, drift, every, paced_cycles):
@@ -630,6 +616,11 @@ def run(cycles, drift, every, paced_cycles, micropython=None):
     return out
 
 
+def print_report_timed(r):
+    print_report(r)
+    print("\n(%.0f s)" % r["seconds"])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cycles", type=int, default=100, help="measured cycles (default 100)")
@@ -638,24 +629,13 @@ def main(argv=None):
     ap.add_argument("--every", type=int, default=100, help="drift sample period (default 100)")
     ap.add_argument("--paced", type=int, default=3,
                     help="measured cycles with the line paced at 9600 (default 3; 0 skips)")
-    ap.add_argument("--micropython", metavar="PATH",
-                    help="MicroPython binary (default: $MICROPYTHON, else .venv's PyPI unix "
-                         "port), e.g. ../shared/tools/micropython-esp32like")
-    ap.add_argument("--json", action="store_true", help="print one JSON object instead")
+    add_options(ap)
     args = ap.parse_args(argv)
     if args.cycles < 2 or args.every < 1:
         ap.error("--cycles must be >= 2 and --every >= 1")
-    try:
-        r = run(args.cycles, args.drift, args.every, args.paced, args.micropython)
-    except (BenchError, RuntimeError) as e:
-        print("bench_heap: %s" % e, file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(r))
-    else:
-        print_report(r)
-        print("\n(%.0f s)" % r["seconds"])
-    return 0
+    return report("bench_heap", lambda: run(args.cycles, args.drift, args.every, args.paced,
+                                            args.micropython),
+                  print_report_timed, args.json)
 
 
 if __name__ == "__main__":

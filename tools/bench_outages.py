@@ -5,13 +5,12 @@
                                             [--micropython PATH]
 
 The firmware's MQTT store and forward end to end: the real firmware in the
-MicroPython unix port (tools/host_run.py, through host_tests' Firmware: the
-board's 160k heap, the code in its ROMFS image),
-the cabinet emulator (host_tests' Cabinet), a real mosquitto (tools/broker.py)
-and a paho operator subscribed to sites/BTS-0042/# (host_tests'
-test_uplink_e2e.Operator), with the e2e tests' MQTT config: a telemetry
-record every second (telemetry_s 1), every broker operation bounded at 1 s
-(timeout_s 1).
+MicroPython unix port (tools/host_run.py, through the test rigs'
+host_tests/rigs.py Firmware: the board's heap, the code in its ROMFS image),
+the cabinet emulator (rigs.Cabinet), a real mosquitto (tools/broker.py) and
+a paho operator subscribed to sites/BTS-0042/# (rigs.Operator), with the e2e
+tests' MQTT config (rigs.mqtt_config): a telemetry record every second
+(telemetry_s 1), every broker operation bounded at 1 s (timeout_s 1).
 
 Method: once the link is up and telemetry flows, --outages times: freeze the
 broker (SIGSTOP) for --down seconds, thaw it, wait for the firmware's next
@@ -77,20 +76,14 @@ import time
 import shutil
 import signal
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-for _p in (ROOT, HERE, os.path.join(ROOT, "host_tests")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+from bench_rig import ROOT, BenchError, add_options, goal, report
+from broker import Broker
+from firmware.uplink.uplink import SEG_BYTES
 
-from bench_poll import BenchError, goal  # noqa: E402
-from broker import Broker  # noqa: E402
-from cabinet import Cabinet  # noqa: E402
-from test_generator_e2e import Firmware  # noqa: E402
-from test_uplink_e2e import Operator, config  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "host_tests"))     # the test rigs
+from rigs import Cabinet, Firmware, Operator, mqtt_config  # noqa: E402
 
 TOPIC = "sites/BTS-0042/"
-RING_SEG_BYTES = 4096   # firmware/uplink/uplink.py: Ring(spool, 'tel', 4096, spool_tel_kb // 4)
 
 
 class Watch:
@@ -332,7 +325,7 @@ def run(outages=100, down=3.0, settle=1.0, reconnect_timeout=120.0, progress=Non
         broker = Broker()
         cab = Cabinet(tmp, speed=1, start_hour=12.0, seed=1)
         op = Operator(broker.port)
-        cfg = config(cab, broker)
+        cfg = mqtt_config(cab, broker)
         mq = cfg["mqtt"]
         ring_segs = ring_segments(cfg)
         fw = Firmware(tmp, cfg, flash=flash, micropython=micropython)
@@ -432,7 +425,7 @@ def run(outages=100, down=3.0, settle=1.0, reconnect_timeout=120.0, progress=Non
             "ring_record_bytes": round(rec_bytes, 1) if rec_bytes else None,
             # Whole records per 4 KB segment; the ring drops its oldest
             # segment when a 17th is begun, so 15 full ones are always kept.
-            "ring_capacity_records": (RING_SEG_BYTES // int(rec_bytes + 0.999)) * (ring_segs - 1)
+            "ring_capacity_records": (SEG_BYTES // int(rec_bytes + 0.999)) * (ring_segs - 1)
             if rec_bytes and ring_segs else None,
             "thaw_to_link_up_s": {"mean": round(statistics.mean(ups_s), 2),
                                   "median": round(statistics.median(ups_s), 2),
@@ -449,7 +442,7 @@ def run(outages=100, down=3.0, settle=1.0, reconnect_timeout=120.0, progress=Non
             "spool_peak_segments": watch.spool_peak["segments"],
             "spool_peak_bytes": watch.spool_peak["bytes"],
             "ring_segments": ring_segs,
-            "ring_bytes": ring_segs * RING_SEG_BYTES if ring_segs else None,
+            "ring_bytes": ring_segs * SEG_BYTES if ring_segs else None,
             "state_messages": drops["n"],
             "ring_dropped_telemetry": drops["telemetry"],
             "ring_dropped_events": drops["events"],
@@ -574,10 +567,7 @@ def main(argv=None):
                     help="seconds to wait for LINK up after a thaw (default 120)")
     ap.add_argument("--progress", action="store_true",
                     help="one line per outage on stderr as it goes")
-    ap.add_argument("--micropython", metavar="PATH",
-                    help="MicroPython binary (default: $MICROPYTHON, else .venv's PyPI unix "
-                         "port), e.g. ../shared/tools/micropython-esp32like")
-    ap.add_argument("--json", action="store_true", help="print one JSON object instead")
+    add_options(ap)
     args = ap.parse_args(argv)
     if args.outages < 1 or args.down <= 0:
         ap.error("--outages must be at least 1 and --down above 0")
@@ -590,17 +580,10 @@ def main(argv=None):
     def term(signum, _frame):
         raise SystemExit(128 + signum)      # so that run() stops what it started
     signal.signal(signal.SIGTERM, term)
-    try:
-        r = run(args.outages, args.down, args.settle, args.reconnect_timeout,
-                progress if args.progress else None, args.micropython)
-    except (BenchError, AssertionError, OSError) as e:
-        print("bench_outages: %s" % e, file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(r))
-    else:
-        print_table(r)
-    return 0
+    return report("bench_outages",
+                  lambda: run(args.outages, args.down, args.settle, args.reconnect_timeout,
+                              progress if args.progress else None, args.micropython),
+                  print_table, args.json, failures=(BenchError, AssertionError, OSError))
 
 
 if __name__ == "__main__":

@@ -5,16 +5,16 @@ Runs the real firmware App (compiled to .mpy, MicroPython unix port, 160k heap)
 against the cabinet emulator with line pacing on: the emulator holds every
 reply back until the request and reply bytes would have crossed an RS485 line
 at --baud, plus one 3.5-character gap, plus the device's answer delay
-(tools/cabinet_emulator.py, Bus.wire_time / Bus.reply_delay).
+(tools/emulator/servers.py, wire_time and Bus.reply_delay).
 
     .venv/bin/python tools/bench_poll.py [--cycles 30] [--baud 9600] [--json]
                                          [--micropython PATH]
 
 The lower bound of one cycle is worked out here, under CPython, from the same
 poll plans the firmware builds (firmware.plan + firmware.profiles, which are
-pure): the sum over every request of the wire formula plus its device's answer
-delay. Nothing can poll the same registers faster on that line; the goal is a
-measured mean within 1.2x of it. The emulator's own request log (arrival time
+pure): the sum over every request of the emulator's wire formula plus its
+device's answer delay. Nothing can poll the same registers faster on that
+line; the goal is a measured mean within 1.2x of it. The emulator's own request log (arrival time
 and wire_ms of every request) cross-checks the bound and shows where the rest
 of the time goes: the firmware's turnaround between a reply and the next
 request.
@@ -25,147 +25,17 @@ instead of the table. Exit status 0 unless the run itself failed.
 """
 import argparse
 import json
-import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, ROOT)
-
-import host_run  # noqa: E402
-from emulator_client import EmulatorClient, start_emulator, stop_emulator  # noqa: E402
-
-EXAMPLE = os.path.join(HERE, "configs", "example.json")
-BENCH_MP = os.path.join(HERE, "bench")
+from bench_rig import BenchError, Rig, add_options, goal, report
+from emulator.servers import wire_time
 
 # Site-picture fields that every poll must be able to fill at the example site.
 PICTURE = ("pv_w", "batt_v", "batt_a", "batt_w", "batt_soc", "load_w",
            "grid_ok", "grid_w", "gen_state", "fuel_pct")
 
 RATIO_GOAL = 1.2
-ROOMY = ("256k", "512k")     # where to time when the asked heap runs out
-
-
-class BenchError(RuntimeError):
-    pass
-
-
-class Rig:
-    """A temp dir holding the cabinet emulator (on free ports) and a flash
-    layout whose config.json points the gw bus at it, run by the MicroPython
-    binary `micropython` (host_run.micropython_path()). Close it to stop the
-    emulator and remove the temp dir."""
-
-    def __init__(self, baud_pace=None, speed=0, start_hour=12.0, seed=1, fw_baud=None,
-                 romfs=True, micropython=None):
-        self.micropython = host_run.micropython_path(micropython)
-        self.word = host_run.word_bytes(self.micropython)
-        self.tmp = tempfile.mkdtemp(prefix="bench-")
-        self._compiled = set()
-        self.proc = None
-        self.emu = None
-        try:
-            with open(EXAMPLE) as f:
-                self.cfg = json.load(f)
-            emu_cfg = os.path.join(self.tmp, "emu-config.json")
-            with open(emu_cfg, "w") as f:
-                json.dump(self.cfg, f)
-            self.proc, self.ready = start_emulator(
-                emu_cfg, port_overrides={"gw": 0}, speed=speed, start_hour=start_hour,
-                seed=seed, baud_pace=baud_pace)
-            gw = self.cfg["buses"]["gw"]
-            gw["port"] = self.ready["buses"]["gw"]["port"]
-            if fw_baud:
-                gw["baud"] = fw_baud
-            ctl = self.ready["control"]
-            self.emu = EmulatorClient(ctl["host"], ctl["port"])
-            self.flash = os.path.join(self.tmp, "flash")
-            fw_cfg = os.path.join(self.tmp, "fw-config.json")
-            with open(fw_cfg, "w") as f:
-                json.dump(self.cfg, f)
-            host_run.layout(fw_cfg, self.flash, romfs=romfs)
-            self.romfs = romfs
-        except BaseException:
-            self.close()
-            raise
-
-    def write_link_config(self, broker_port, name="config-link.json"):
-        """A second config in the flash: this one with the MQTT link on, to
-        the broker on broker_port."""
-        cfg = json.loads(json.dumps(self.cfg))
-        cfg["mqtt"].update(enabled=True, host="127.0.0.1", port=broker_port, timeout_s=2)
-        with open(os.path.join(self.flash, name), "w") as f:
-            json.dump(cfg, f)
-
-    def run(self, script, args=(), heap="160k", timeout=150, check=True, env=None):
-        """Run tools/bench/<script> in the flash at `heap`; returns its stdout
-        lines (and, with check=False, (returncode, stdout, stderr) instead of
-        raising BenchError when it fails).
-
-        The script goes in compiled to .mpy like the firmware (as module
-        _bench_<name>, started by a one-line stub <name>.py), so that its
-        own code costs the heap as little as it can."""
-        name = script[:-3] if script.endswith(".py") else script
-        mod = "_bench_" + name
-        stub = name + ".py"
-        if name not in self._compiled:
-            src = os.path.join(BENCH_MP, name + ".py")
-            r = subprocess.run([host_run.tool("mpy-cross"), "-s", "tools/bench/%s.py" % name,
-                                "-o", os.path.join(self.flash, mod + ".mpy"), src],
-                               capture_output=True, text=True)
-            if r.returncode:
-                raise BenchError("mpy-cross failed on %s:\n%s" % (src, r.stderr))
-            with open(os.path.join(self.flash, stub), "w") as f:
-                f.write("import %s\n" % mod)
-            self._compiled.add(name)
-        cmd, run_env = host_run.command(self.flash, heap, stub, micropython=self.micropython)
-        run_env.update(env or {})
-        cmd = cmd + [str(a) for a in args]
-        try:
-            r = subprocess.run(cmd, cwd=self.flash, env=run_env, capture_output=True,
-                               text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as e:   # run() has killed it
-            out = e.stdout or b""
-            if isinstance(out, bytes):
-                out = out.decode(errors="replace")
-            raise BenchError("%s timed out after %ss; output:\n%s" % (
-                script, timeout, out[-2000:]))
-        if not check:
-            return r.returncode, r.stdout.splitlines(), r.stderr
-        if r.returncode:
-            raise BenchError("%s %s %s at %s exited %d:\n%s\n%s" % (
-                script, " ".join(cmd[4:]), env or "", heap, r.returncode,
-                r.stdout[-3000:], r.stderr[-3000:]))
-        return r.stdout.splitlines()
-
-    def close(self):
-        try:
-            if self.emu is not None:
-                self.emu.close()
-        finally:
-            self.emu = None
-            if self.proc is not None:
-                stop_emulator(self.proc)
-                self.proc = None
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def wire_s(req_bytes, reply_bytes, baud):
-    """Seconds on an RS485 line at `baud`, 8N1, for request + reply plus one
-    3.5-character gap: the emulator's Bus.wire_time, the same formula."""
-    gap = 3.5 * 10.0 / baud if baud <= 19200 else 0.00175
-    return (req_bytes + reply_bytes) * 10.0 / baud + gap
 
 
 def read_bytes(count):
@@ -281,22 +151,11 @@ def run(cycles=30, warmup=2, baud=9600, heap="160k", micropython=None):
              micropython=micropython) as rig:
         plans = host_plans(rig.cfg)
         delays = rig.ready["answer_delay_ms"]
-        heap_note = None
-        for h in (heap,) + tuple(x for x in ROOMY if x != heap):
-            rig.emu.requests(clear=True)        # only this attempt's requests
-            rc, lines, err = rig.run("poll_mp.py", (cycles, warmup), heap=h,
-                                     timeout=60 + cycles * 5, check=False)
-            if rc == 0:
-                break
-            text = "\n".join(lines[-10:]) + "\n" + err
-            if "MemoryError" not in text:
-                raise BenchError("poll_mp.py at %s exited %d:\n%s" % (h, rc, text[-3000:]))
-            if heap_note is None:
-                where = [x.strip() for x in (lines + err.splitlines()) if x.startswith("  File ")]
-                heap_note = "MemoryError at %s%s" % (h, " (%s)" % where[-1] if where else "")
-        else:
-            raise BenchError("poll_mp.py: MemoryError even at %s" % h)
-        used_heap = h
+        lines, used_heap, where = rig.run_roomy(
+            "poll_mp.py", (cycles, warmup), heap, timeout=60 + cycles * 5,
+            before=lambda: rig.emu.requests(clear=True))    # only this attempt's requests
+        heap_note = None if where is None else "MemoryError at %s%s" % (
+            heap, " (%s)" % where if where else "")
         mp_reqs, warm, us, snap, health = parse_mp(lines)
         n_per = sum(len(p["reqs"]) for p in plans.values())
         emu_info = emulator_window(rig.emu, plans, warmup, cycles)
@@ -309,7 +168,7 @@ def run(cycles=30, warmup=2, baud=9600, heap="160k", micropython=None):
         rows = []
         for fc, start, count in p["reqs"]:
             q, a = read_bytes(count)
-            w = wire_s(q, a, baud) * 1000.0
+            w = wire_time(q, a, baud) * 1000.0
             one = w + delays[name]
             rows.append({"fc": fc, "start": start, "count": count, "bytes": q + a,
                          "wire_ms": round(w, 3), "bound_ms": round(one, 3)})
@@ -370,10 +229,6 @@ def run(cycles=30, warmup=2, baud=9600, heap="160k", micropython=None):
 
 def fmt_req(r):
     return "fc%d %d+%d" % (r["fc"], r["start"], r["count"])
-
-
-def goal(ok):
-    return "ok" if ok else "MISSED"
 
 
 def print_table(r):
@@ -465,23 +320,13 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=2, help="warm-up cycles (default 2)")
     ap.add_argument("--baud", type=int, default=9600, help="RS485 baud, paced (default 9600)")
     ap.add_argument("--heap", default="160k", help="MicroPython heap (default 160k)")
-    ap.add_argument("--micropython", metavar="PATH",
-                    help="MicroPython binary (default: $MICROPYTHON, else .venv's PyPI unix "
-                         "port), e.g. ../shared/tools/micropython-esp32like")
-    ap.add_argument("--json", action="store_true", help="print one JSON object instead")
+    add_options(ap)
     args = ap.parse_args(argv)
     if args.cycles < 2:
         ap.error("--cycles must be at least 2")
-    try:
-        r = run(args.cycles, args.warmup, args.baud, args.heap, args.micropython)
-    except (BenchError, RuntimeError) as e:
-        print("bench_poll: %s" % e, file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(r))
-    else:
-        print_table(r)
-    return 0
+    return report("bench_poll",
+                  lambda: run(args.cycles, args.warmup, args.baud, args.heap, args.micropython),
+                  print_table, args.json)
 
 
 if __name__ == "__main__":

@@ -15,19 +15,15 @@ Prints each loop turn of 50 ms or more (their count, mean, max) and the
 longest against the goal. A benchmark, not a test: "ok"/"MISSED".
 """
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-
-from broker import Broker  # noqa: E402
-import host_run  # noqa: E402
+from bench_rig import ROOT, BenchError, add_options, goal, report
+from broker import Broker
+import host_run
 
 
 def run(freezes, down, timeout_s, micropython=None):
@@ -56,9 +52,23 @@ def run(freezes, down, timeout_s, micropython=None):
     slow = [int(l.split()[1]) for l in lines if l.startswith("SLOW ")]
     stall = [int(l.split()[1]) for l in lines if l.startswith("STALL ")]
     if not stall:
-        raise SystemExit("bench_stall: mpy_link.py did not finish:\n" + "\n".join(lines[-20:]))
+        raise BenchError("mpy_link.py did not finish:\n" + "\n".join(lines[-20:]))
     return {"stall_ms": stall[0], "slow": slow, "downs": sum(l.startswith("DOWN") for l in lines),
-            "ups": lines.count("UP"), "micropython": mp}
+            "ups": lines.count("UP"), "micropython": mp, "freezes": freezes, "down_s": down,
+            "timeout_s": timeout_s}
+
+
+def print_table(r):
+    most = int(r["timeout_s"] * 1000)
+    s = r["slow"]
+    print("Loop stalls with the broker frozen %d x %.1f s, mqtt.timeout_s %g (link down %d times,"
+          " up %d times)" % (r["freezes"], r["down_s"], r["timeout_s"], r["downs"], r["ups"]))
+    print("  MicroPython: %s" % r["micropython"])
+    if s:
+        print("  turns of 50 ms or more: %d, mean %.0f ms, max %d ms" % (
+            len(s), statistics.mean(s), max(s)))
+    print("  longest loop turn: %d ms  goal <= %d ms  %s" % (
+        r["stall_ms"], most, goal(r["stall_ms"] <= most)))
 
 
 def main(argv=None):
@@ -66,22 +76,10 @@ def main(argv=None):
     ap.add_argument("--freezes", type=int, default=10)
     ap.add_argument("--down", type=float, default=3.0)
     ap.add_argument("--timeout", type=float, default=1.0, help="mqtt.timeout_s")
-    ap.add_argument("--micropython", metavar="PATH",
-                    help="MicroPython binary (default: $MICROPYTHON, else .venv's PyPI unix "
-                         "port), e.g. ../shared/tools/micropython-esp32like")
+    add_options(ap, json_output=False)
     a = ap.parse_args(argv)
-    r = run(a.freezes, a.down, a.timeout, a.micropython)
-    goal = int(a.timeout * 1000)
-    s = r["slow"]
-    print("Loop stalls with the broker frozen %d x %.1f s, mqtt.timeout_s %g (link down %d times,"
-          " up %d times)" % (a.freezes, a.down, a.timeout, r["downs"], r["ups"]))
-    print("  MicroPython: %s" % r["micropython"])
-    if s:
-        print("  turns of 50 ms or more: %d, mean %.0f ms, max %d ms" % (
-            len(s), statistics.mean(s), max(s)))
-    print("  longest loop turn: %d ms  goal <= %d ms  %s" % (
-        r["stall_ms"], goal, "ok" if r["stall_ms"] <= goal else "MISSED"))
-    return 0
+    return report("bench_stall", lambda: run(a.freezes, a.down, a.timeout, a.micropython),
+                  print_table, False)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,12 +27,9 @@ import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-from broker import Broker  # noqa: E402
-from emulator_client import EmulatorClient, start_emulator, stop_emulator  # noqa: E402
-import host_run  # noqa: E402
+from bench_rig import EXAMPLE, HERE, BenchError, add_options, goal, report
+from broker import Broker
+from emulator_client import EmulatorClient, start_emulator, stop_emulator
 
 MARGIN = 2.0        # the goal: the longest gap at most half the timeout
 
@@ -43,20 +41,16 @@ def silent_udp():
     return s
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float, default=40, help="length of each phase")
-    ap.add_argument("--micropython", help="MicroPython binary (default: the PyPI unix port)")
-    a = ap.parse_args()
+def run(seconds, micropython=None):
     tmp = tempfile.mkdtemp(prefix="bench-wdt-")
     broker = Broker()
     ntp = silent_udp()
-    emu_cfg = os.path.join(HERE, "configs", "example.json")
-    proc, ready = start_emulator(emu_cfg, port_overrides={"gw": 0}, speed=1, start_hour=12.0)
+    proc, ready = start_emulator(EXAMPLE, port_overrides={"gw": 0}, speed=1, start_hour=12.0)
     emu = EmulatorClient(ready["control"]["host"], ready["control"]["port"])
     fw = None
+    lines = []
     try:
-        with open(emu_cfg) as f:
+        with open(EXAMPLE) as f:
             cfg = json.load(f)
         cfg["buses"]["gw"]["port"] = ready["buses"]["gw"]["port"]
         cfg["mqtt"].update(enabled=True, port=broker.port, timeout_s=5)
@@ -71,29 +65,28 @@ def main():
         env = dict(os.environ, NET_TWIN=link)
         cmd = [sys.executable, os.path.join(HERE, "host_run.py"), "--config", cfg_path,
                "--dir", os.path.join(tmp, "flash")]
-        if a.micropython:
-            cmd += ["--micropython", a.micropython]
+        if micropython:
+            cmd += ["--micropython", micropython]
         fw = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)
-        lines = []
         threading.Thread(target=lambda: [lines.append(l.rstrip("\n")) for l in fw.stdout],
                          daemon=True).start()
         deadline = time.time() + 60
         while time.time() < deadline and not any("LINK up" in l for l in lines):
             time.sleep(0.2)
         wdt = [int(m.group(1)) for l in lines for m in [re.search(r"watchdog (\d+) s", l)] if m]
-        print("phase 1: bus dead, broker frozen, NTP silent for %.0f s" % a.seconds, flush=True)
+        print("phase 1: bus dead, broker frozen, NTP silent for %.0f s" % seconds, flush=True)
         for d in ("mppt1", "meter", "bms1", "genset"):
             emu.silent(d, True)
         broker.freeze()
-        time.sleep(a.seconds)
+        time.sleep(seconds)
         broker.thaw()
         for d in ("mppt1", "meter", "bms1", "genset"):
             emu.silent(d, False)
-        print("phase 2: the network down for %.0f s, then back" % a.seconds, flush=True)
+        print("phase 2: the network down for %.0f s, then back" % seconds, flush=True)
         with open(link, "w") as f:
             f.write("down\n")
-        time.sleep(a.seconds)
+        time.sleep(seconds)
         with open(link, "w") as f:
             f.write("up 127.0.0.1\n")
         time.sleep(10)
@@ -104,18 +97,31 @@ def main():
         stop_emulator(proc)
         broker.stop()
         ntp.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     gaps = [int(m.group(1)) for l in lines
             for m in [re.search(r"longest gap between feeds (\d+) ms", l)] if m]
     if not gaps or not wdt:
-        sys.exit("bench_watchdog: no figure:\n" + "\n".join(lines[-30:]))
-    gap, timeout = gaps[-1], wdt[0] * 1000
+        raise BenchError("no figure:\n" + "\n".join(lines[-30:]))
+    return {"gap_ms": gaps[-1], "watchdog_s": wdt[0],
+            "link_downs": sum("LINK down" in l for l in lines),
+            "error_cycles": sum(l.startswith("ERROR in cycle") for l in lines)}
+
+
+def print_table(r):
+    most = r["watchdog_s"] * 1000 / MARGIN
     print("Longest loop stall (gap between watchdog feeds): %d ms; watchdog_s %d s "
-          "(goal: <= %d ms)  %s" % (gap, wdt[0], timeout / MARGIN,
-                                    "ok" if gap <= timeout / MARGIN else "MISSED"))
-    downs = sum("LINK down" in l for l in lines)
-    print("  link down %d times; cycles with errors: %d" % (
-        downs, sum(l.startswith("ERROR in cycle") for l in lines)))
+          "(goal: <= %d ms)  %s" % (r["gap_ms"], r["watchdog_s"], most,
+                                    goal(r["gap_ms"] <= most)))
+    print("  link down %d times; cycles with errors: %d" % (r["link_downs"], r["error_cycles"]))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=40, help="length of each phase")
+    add_options(ap, json_output=False)
+    a = ap.parse_args(argv)
+    return report("bench_watchdog", lambda: run(a.seconds, a.micropython), print_table, False)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -104,7 +104,7 @@ def layer(name):
     """Index of the module's layer (0 = top), or None when it has none."""
     for i, (_, members) in enumerate(LAYERS):
         for p in members:
-            if name == p or (p.endswith('.') and name.startswith(p)):
+            if name == p or (p.endswith('.') and (name + '.').startswith(p)):
                 return i
     return None
 

@@ -20,7 +20,7 @@ def c_status(con, args, text, now):
     app = con.app
     from firmware import display
     from firmware.generator import reason_text, STOP_NAMES
-    from firmware.dispatch import SOURCE_NAMES, REASON_NAMES
+    from firmware.dispatch import SOURCE_NAMES, REASON_NAMES, TOU_NAMES
     g = app.gen
     d = app.decision
     gc.collect()
@@ -44,9 +44,10 @@ def c_status(con, args, text, now):
                 a.sent, a.failed, '-' if a.flags is None else
                 'manual path' if a.manual_path() else 'telemetry path',
                 ', %d reads failed' % a.flag_errors if a.flag_errors else ''))
-    print('dispatch: source %s (%s), grid contactor %s%s' % (
+    print('dispatch: source %s (%s), grid contactor %s%s%s' % (
         SOURCE_NAMES[d.source], REASON_NAMES[d.reason], 'closed' if d.grid_on else 'open',
-        ', on battery' if d.on_battery else ''))
+        ', on battery' if d.on_battery else '',
+        ', tariff ' + TOU_NAMES[d.tou] if d.tou else ''))
     sh = app.shedding
     shed = [n for n, s in zip(sh.names, sh.shed) if s]
     print('loads: %d, shed: %s' % (len(sh.names), ', '.join(shed) if shed else '-'))
@@ -153,6 +154,9 @@ def c_log(con, args, text, now):
     rows = con.app.elog.last(n)
     if not rows:
         print('no events')
+    if con.app.elog.flash_errors:
+        print('  (%d events could not be written to flash: they are missing after a reboot)'
+              % con.app.elog.flash_errors)
     from firmware.clock import civil, from_unix
     for ts, t in rows:
         tm = civil(from_unix(ts))

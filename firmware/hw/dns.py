@@ -13,6 +13,7 @@
 # once a loop turn (the SNTP client uses it), blocking never.
 import sys
 import socket
+from errno import ETIMEDOUT
 import select
 import os
 from firmware.compat import const, ticks_ms, ticks_diff, ticks_add
@@ -24,7 +25,6 @@ BOARD = sys.platform == 'esp32'
 # netutils_parse_inet_addr); the unix port's take sockaddr bytes.
 _TUPLE = sys.platform == 'esp32'
 
-ETIMEDOUT = const(110)
 ENONAME = const(-2)         # as the board's getaddrinfo raises for an unknown name
 EAGAIN_DNS = const(-3)      # the server failed (SERVFAIL, REFUSED): try later
 

@@ -3,6 +3,7 @@
 # transaction id overflows struct.pack after 65535 requests, so we build the
 # socket ourselves and wrap the id.
 import socket
+from errno import EAGAIN, ETIMEDOUT
 from firmware.bus_errors import BusError, TIMEOUT, FRAME, LINK
 from firmware.hw.umodbus_lean import tcp_class
 from firmware.hw.rtu import classify
@@ -48,7 +49,7 @@ class TcpBus:
             return m._send_receive(slave_addr=unit, modbus_pdu=pdu, count=count)
         except OSError as e:
             self._drop()
-            if e.args and e.args[0] in (11, 110, 116):   # EAGAIN/ETIMEDOUT
+            if e.args and e.args[0] in (EAGAIN, ETIMEDOUT):   # the platform's own numbers
                 raise BusError(TIMEOUT, 'no answer')
             raise BusError(LINK, str(e))
         except Exception as e:

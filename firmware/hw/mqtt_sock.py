@@ -11,6 +11,7 @@
 # call in it: begin() starts the operation's clock, and every blocking
 # read or write may wait only for what is left of it.
 import socket as _socket
+from errno import ETIMEDOUT
 from firmware.compat import ticks_ms, ticks_diff
 
 
@@ -30,7 +31,6 @@ timeout_s = 5.0      # set by the link from mqtt.timeout_s
 # either way the handshake must run on the timed socket.
 tls = None
 _t0 = None           # ticks_ms when the link's current operation began
-_ETIMEDOUT = 110
 # A socket timeout ends up to one clock step late (measured: 1.0 s waits
 # 1024 ms in the unix port, in 32 ms steps; the ESP32's lwIP counts 10 ms
 # FreeRTOS ticks), and a failed wait still has work after it (the link
@@ -57,7 +57,7 @@ class _Sock:
         if self._blocking and _t0 is not None:
             left = int(timeout_s * 1000) - _SPARE_MS - ticks_diff(ticks_ms(), _t0)
             if left <= 0:
-                raise OSError(_ETIMEDOUT)
+                raise OSError(ETIMEDOUT)
             self._raw.settimeout(left / 1000)
 
     def connect(self, addr):

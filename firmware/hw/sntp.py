@@ -9,12 +9,12 @@
 # hours, but no float may touch a full timestamp: a single-precision float
 # near 1.8e9 has a resolution of 128 s.
 import socket
+from errno import ETIMEDOUT
 import os
 from firmware.compat import const, ticks_diff
 from firmware.hw import dns
 
 NTP_UNIX = 2208988800       # 1900-01-01 to 1970-01-01, s
-ETIMEDOUT = const(110)
 
 _IDLE = const(0)
 _DNS = const(1)             # waiting for the server's address

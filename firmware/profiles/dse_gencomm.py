@@ -20,8 +20,7 @@ GAP_MS = 0
 
 # Named alarms (page 154): 4 bits an alarm, 4 alarms a register; level 2
 # warning, 3 shutdown, 4 electrical trip. 7320 class: 20 alarms.
-ALARM_BASE = 39425
-ALARM_REGS = 5
+ALARM_BASE = 39425      # alarms0..alarms4 below: the first 20 alarms (site.py reads them)
 
 POINTS = (
     ('mode', 3, 772, U16, 1, 0, 7),

@@ -16,6 +16,9 @@ SEQ_BLOCK = 256          # telemetry seqs reserved on flash at a time (one write
 REPLAY_PER_TICK = 8      # records replayed a cycle: catching up never starves the loop
 STATE_S = 600            # the retained state at least this often
 CMDS_PER_TICK = 2
+INBOX_MAX = 8            # commands waiting; a flood waits at the broker, not here
+HA_INBOX_MAX = 2         # Home Assistant switch presses waiting
+SEG_BYTES = 4096         # a flash ring's segment file: one 4 KB flash block
 
 
 def _file_hash(path):
@@ -49,8 +52,8 @@ class Uplink:
             os.mkdir(spool)
         except OSError:
             pass
-        self.rings = (('telemetry', Ring(spool, 'tel', 4096, mcfg['spool_tel_kb'] // 4)),
-                      ('event', Ring(spool, 'ev', 4096, mcfg['spool_ev_kb'] // 4)))
+        self.rings = (('telemetry', Ring(spool, 'tel', SEG_BYTES, mcfg['spool_tel_kb'] // 4)),
+                      ('event', Ring(spool, 'ev', SEG_BYTES, mcfg['spool_ev_kb'] // 4)))
         # A restart, even a power cut, must never reuse a seq (receivers
         # drop a seq they have seen): seqs are reserved on flash a block
         # ahead, and a restart begins after the last reservation.
@@ -81,7 +84,7 @@ class Uplink:
         self._state_t = None
 
     def _incoming_ha(self, payload):
-        if len(self.ha_inbox) < 2:
+        if len(self.ha_inbox) < HA_INBOX_MAX:
             self.ha_inbox.append(payload)
 
     def _discovery(self):
@@ -120,7 +123,7 @@ class Uplink:
             self._reserved = self.tel.seq + 1      # try again with the next record
 
     def _incoming(self, payload):
-        if len(self.inbox) < 8:     # a flood waits at the broker, not here
+        if len(self.inbox) < INBOX_MAX:
             self.inbox.append(payload)
 
     # --- out -------------------------------------------------------------

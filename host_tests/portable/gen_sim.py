@@ -1,15 +1,14 @@
 # A simulated clock and snapshot around firmware.generator for the tests.
-import json
 from firmware import config, site, generator as G
 from firmware.bus_errors import BusError, EXCEPTION
 from firmware.hw import actuators as A
-from test_config import EXAMPLE
+from helpers import example
 
 T0 = 820576800      # 2026-01-01 10:00:00 UTC in the clock's seconds since 2000 (firmware/clock.py)
 
 
 def gcfg(**over):
-    raw = json.loads(json.dumps(EXAMPLE))
+    raw = example()
     g = {'exercise_days': 0, 'pv_stop_s': 0, 'stop_taper_c': 0}
     g.update(over)
     raw['generator'] = g

@@ -1,6 +1,17 @@
 # Shared by the portable tests, which run unchanged under CPython (pytest)
 # and in the MicroPython unix port (host_tests/mpy_run.py): no pytest here.
+import json
 from firmware.bus_errors import BusError, TIMEOUT
+
+# tools/configs/example.json, found from this folder (MicroPython has no
+# os.path; mpy_run.py runs from the repo root, so a relative path works).
+_EXAMPLE = __file__.rsplit('/', 1)[0] + '/../../tools/configs/example.json'
+
+
+def example():
+    """A fresh copy of the example config, tools/configs/example.json."""
+    with open(_EXAMPLE) as f:
+        return json.load(f)
 
 
 def raises(exc, fn, *args, **kw):

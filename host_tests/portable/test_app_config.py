@@ -2,8 +2,7 @@
 # good copy with a warning naming why, else a refusal (never half-valid).
 import os
 from firmware import app
-from helpers import raises
-from test_config import EXAMPLE
+from helpers import example, raises
 import json
 
 DIR = '/tmp'
@@ -25,7 +24,7 @@ def cleanup(*paths):
 
 
 def test_primary_config_used_when_valid():
-    p = write('sc_cfg_a.json', json.dumps(EXAMPLE))
+    p = write('sc_cfg_a.json', json.dumps(example()))
     try:
         cfg, warning = app.load_config(p, DIR + '/sc_none.json')
         assert cfg['site_id'] == 'BTS-0042' and warning is None
@@ -35,7 +34,7 @@ def test_primary_config_used_when_valid():
 
 def test_corrupt_config_falls_back_to_last_known_good():
     p = write('sc_cfg_b.json', '{"site_id": "BTS-0042", "buses": ')   # cut mid-write
-    good = dict(EXAMPLE)
+    good = example()
     good['site_id'] = 'BTS-LKG'
     lkg = write('sc_lkg_b.json', json.dumps(good))
     try:

@@ -1,13 +1,11 @@
 # Source priority, reserve hysteresis, BMS limits and time-of-use, table-driven.
-import json
 from firmware import config, dispatch as D
 from gen_sim import blank_snap, T0
-from test_config import EXAMPLE
-from helpers import assert_no_alloc
+from helpers import assert_no_alloc, example
 
 
 def make(tou=(), reserve=40, charge=80, limits=()):
-    raw = json.loads(json.dumps(EXAMPLE))
+    raw = example()
     raw['dispatch'] = {'reserve_soc': reserve, 'grid_charge_soc': charge, 'tou': list(tou)}
     return D.Dispatch(config.validate(raw)['dispatch'], 0, limits)
 

@@ -1,10 +1,8 @@
 # LLVD-style shedding: trip order, delays, backup time, critical loads,
 # restore rules and order, manual commands.
-import json
 from firmware import config, shedding as S
 from gen_sim import blank_snap
-from helpers import raises, assert_no_alloc
-from test_config import EXAMPLE
+from helpers import raises, assert_no_alloc, example
 
 LOADS = [
     {'name': 'aircon', 'pin': 25, 'priority': 1, 'shed_v': 48.0, 'restore_v': 51.0,
@@ -18,7 +16,7 @@ LOADS = [
 
 
 def make(loads=LOADS):
-    raw = json.loads(json.dumps(EXAMPLE))
+    raw = example()
     raw['loads'] = loads
     return S.Shedding(config.validate(raw)['loads'])
 

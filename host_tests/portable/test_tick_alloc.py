@@ -4,7 +4,6 @@
 # config's defaults (exercise every 14 days). Run in the 32-bit build
 # (host_tests/test_portable_in_micropython.py), where Unix seconds would be
 # heap ints, this must allocate nothing.
-import json
 from firmware import config as C, clock, site
 from firmware.generator import Generator
 from firmware.dispatch import Dispatch
@@ -12,12 +11,11 @@ from firmware.shedding import Shedding
 from firmware.alarms import Alarms
 from firmware.counters import Counters
 from firmware.compat import ticks_ms
-from helpers import assert_no_alloc
-from test_config import EXAMPLE
+from helpers import assert_no_alloc, example
 
 
 def test_control_tick_allocates_nothing_on_the_boards_clock():
-    raw = json.loads(json.dumps(EXAMPLE))
+    raw = example()
     raw['dispatch'] = {'tou': [{'from': '22:00', 'to': '06:00', 'kind': 'offpeak'},
                                {'from': '17:00', 'to': '21:00', 'kind': 'peak'}]}
     raw['loads'] = [{'name': 'aircon', 'pin': 25}]

@@ -1,0 +1,68 @@
+"""Seplos V3 BMS."""
+from firmware.decode import U16
+from emulator.devices.pack import PACE_PROT_PACK_UV, Pack
+from emulator.model import CELLS
+from emulator.registers import ascii_regs, put
+
+
+def kelvin(c):
+    """Seplos reports temperatures in 0.1 K."""
+    return c + 273.1
+
+
+class SeplosV3(Pack):
+    """Seplos V3 BMS: FC04 0x1000.. pack, 0x1100.. cells, 0x1700.. identity."""
+
+    PROFILE = "seplos_v3"
+    FCS = (4,)
+    MAIN_FC = 4
+    ANSWER_DELAY_MS = 20
+    PARAMS = dict(Pack.PARAMS, max_discharge_a=("max_dsg_a", float),
+                  max_charge_a=("max_chg_a", float))
+    POINT_VALUES = {"voltage_v": "voltage_v", "current_a": "current_a", "soc": "soc",
+                    "max_dis_a": "max_discharge_a", "max_chg_a": "max_charge_a"}
+    RANGES = {"input": ((0x1000, 0x1011, 0), (0x1100, 0x111A, 0), (0x1300, 0x1369, 0),
+                        (0x1700, 0x1723, 0))}
+
+    def __init__(self, emu, cfg):
+        super().__init__(emu, cfg)
+        self.max_dsg_a = 150.0
+        self.max_chg_a = 100.0
+
+    def snapshot(self):
+        s = super().snapshot()
+        s["max_discharge_a"] = 0.0 if s["protection"] & PACE_PROT_PACK_UV else self.max_dsg_a
+        s["max_charge_a"] = 0.0 if s["soc"] >= 100.0 else self.max_chg_a
+        return s
+
+    def tables(self):
+        s, i = self.snapshot(), {}
+        put(i, 0x1002, U16, s["remaining_ah"], 0.01)
+        put(i, 0x1003, U16, s["full_ah"], 0.01)
+        put(i, 0x1004, U16, s["design_ah"], 0.01)
+        put(i, 0x1006, U16, s["soh"], 0.1)
+        put(i, 0x1007, U16, s["cycles"])
+        put(i, 0x1008, U16, sum(s["cells_mv"]) / CELLS)      # mV
+        put(i, 0x1009, U16, kelvin(sum(s["cell_temps_c"]) / 4), 0.1)
+        put(i, 0x100A, U16, max(s["cells_mv"]))
+        put(i, 0x100B, U16, min(s["cells_mv"]))
+        put(i, 0x100C, U16, kelvin(max(s["cell_temps_c"])), 0.1)
+        put(i, 0x100D, U16, kelvin(min(s["cell_temps_c"])), 0.1)
+        for n, mv in enumerate(s["cells_mv"]):
+            put(i, 0x1100 + n, U16, mv)
+        for n, c in enumerate(s["cell_temps_c"]):
+            put(i, 0x1110 + n, U16, kelvin(c), 0.1)
+        put(i, 0x1118, U16, kelvin(s["env_c"]), 0.1)
+        put(i, 0x1119, U16, kelvin(s["mosfet_c"]), 0.1)
+        i[0x1300], i[0x1301] = 4, CELLS                      # temperature sensors, cells
+        put(i, 0x1359, U16, s["design_ah"], 0.01)
+        for n, r in enumerate(ascii_regs("XZH-ElecTech Co.,Ltd", 10)):
+            i[0x1700 + n] = r
+        for n, r in enumerate(ascii_regs("SP16S020P-EMU", 10)):
+            i[0x170A + n] = r
+        i[0x1714] = (ord("1") << 8) | ord("6")
+        for n, r in enumerate(ascii_regs("SEPLOS%06d" % self.unit, 15)):
+            i[0x1715 + n] = r
+        tables = {"input": i}
+        self.put_points(tables, s)
+        return tables
