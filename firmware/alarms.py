@@ -21,36 +21,9 @@ def severity_name(sev):
     return SEVERITY_NAMES[sev]
 
 
-# (code, severity, latched, raise delay s, clear delay s, text); a delay of
-# None takes alarms.delay_s from the config. The first six are evaluated
-# here from the snapshot (their indices below); the rest are set by the
-# generator, dispatch and config code through Alarms.set().
-TABLE = (
-    ('batt_low', MAJOR, False, None, None, 'battery low'),
-    ('batt_critical', CRITICAL, False, None, None, 'battery critically low'),
-    ('batt_overtemp', MAJOR, False, None, 60, 'battery over temperature'),
-    # The BMS has already decided; waiting would only hide it.
-    ('bms_protect', CRITICAL, False, 0, None, 'BMS protection active'),
-    # Long enough to ride out one bad poll cycle of every battery source.
-    ('batt_data_lost', MAJOR, False, 30, 0, 'no battery data from any source'),
-    # A weak grid flickers: it must stay back a minute before it counts.
-    ('grid_lost', MAJOR, False, None, 60, 'grid lost'),
-    ('gen_fail_start', CRITICAL, True, 0, 0, 'generator failed to start'),
-    ('gen_unexpected_stop', MAJOR, True, 0, 0, 'generator stopped unexpectedly'),
-    ('gen_fail_stop', CRITICAL, True, 0, 0, 'generator failed to stop'),
-    # Fuel sloshes while the engine runs: a minute either way.
-    ('gen_low_fuel', MAJOR, False, 60, 60, 'generator fuel low'),
-    ('gen_service_due', WARNING, False, 0, 0, 'generator service due'),
-    ('gen_max_run', MAJOR, True, 0, 0, 'generator hit its max run time'),
-    ('load_shed', MINOR, False, 0, 0, 'loads shed'),
-    ('config_fallback', WARNING, False, 0, 0, 'running on the last good config'),
-    # A contactor or relay the board refused at start cannot act at all.
-    ('actuator_fault', CRITICAL, False, 0, 0, 'an output pin could not be driven'),
-    ('safe_mode', CRITICAL, False, 0, 0, 'safe mode: nothing is controlled'),
-    # NTP gets its first answer in seconds when the network is up.
-    ('clock_not_set', MAJOR, False, 600, 0, 'clock not set: no TOU, quiet hours, exercise, commands'),
-    ('net_down', MAJOR, False, 300, 30, 'network down: no MQTT'),
-)
+# The alarm table itself is firmware/alarm_table.py, read once by Alarms()
+# and unloaded: its rows are heap the running controller does not need. The
+# first six rows are evaluated here from the snapshot (their indices below).
 _BATT_LOW = const(0)
 _BATT_CRIT = const(1)
 _BATT_OVERTEMP = const(2)
@@ -80,22 +53,29 @@ _NO_EVENTS = ()
 class Alarms:
     def __init__(self, acfg, device_names, max_events=32):
         delay = acfg['delay_s']
-        n = len(TABLE) + len(device_names)
-        self.codes = []
-        self._text = []
-        self._sev = bytearray(n)
-        self._f = bytearray(n)
-        self._raise_ms = [0] * n
-        self._clear_ms = [0] * n
-        self._t = [0] * n          # ticks_ms when the condition last changed
-        self._since = [None] * n   # ts of the raise; None while inactive
-        self._idx = {}
-        self._dev = {}             # device name -> index, so no string is built per call
-        i = 0
-        for code, sev, latched, r, c, text in TABLE:
-            self._add(i, code, sev, latched, delay if r is None else r,
-                      delay if c is None else c, text)
-            i += 1
+        from firmware import alarm_table
+        from firmware.modules import forget
+        try:
+            table = alarm_table.TABLE
+            n = len(table) + len(device_names)
+            self.codes = []
+            self._text = []
+            self._sev = bytearray(n)
+            self._f = bytearray(n)
+            self._raise_ms = [0] * n
+            self._clear_ms = [0] * n
+            self._t = [0] * n          # ticks_ms when the condition last changed
+            self._since = [None] * n   # ts of the raise; None while inactive
+            self._idx = {}
+            self._dev = {}             # device name -> index, so no string is built per call
+            i = 0
+            for code, sev, latched, r, c, text in table:
+                self._add(i, code, SEVERITY_NAMES.index(sev), latched,
+                          delay if r is None else r, delay if c is None else c, text)
+                i += 1
+        finally:
+            del table
+            forget('firmware.alarm_table')
         for name in device_names:
             self._add(i, DEV_OFFLINE + name, _DEV_SEVERITY, False, 0, 0,
                       'no answer from ' + name)

@@ -3,13 +3,17 @@
 # Later slices hang dispatch, the MQTT link and the console on this loop.
 import gc
 import sys
-from firmware.compat import ticks_ms, ticks_diff, sleep_ms
+from firmware.compat import const, ticks_ms, ticks_diff, sleep_ms
 from firmware import clock, VERSION
 from firmware.modules import forget
 
 CONFIG = 'config.json'
 CONFIG_LKG = 'config.lkg.json'   # last known good, kept by `config save`
 STATE = 'state.json'             # generator state and counters (store.py format)
+_NOTES_MAX = const(16)          # changes by a person kept for one cycle's report
+_IDLE_SLICE_MS = const(10)      # the console is polled this often between ticks
+_FEED_MS = const(1000)          # the watchdog is fed this often while the loop is healthy
+_FAILING_RESET = const(30)      # cycles in a row that raise before the watchdog may reset
 
 
 def load_config(path=CONFIG, lkg=CONFIG_LKG, preload=False):
@@ -186,7 +190,7 @@ class App:
     def note(self, text, who):
         """A change made by a person (console, MQTT): reported with the
         cycle's events."""
-        if len(self.notes) < NOTES_MAX:
+        if len(self.notes) < _NOTES_MAX:
             self.notes.append((text, who))
 
     def report(self, snap):
@@ -254,12 +258,6 @@ def _idle_on_error(msg, wdt=None, what='CONFIG ERROR'):
             if wdt is not None:
                 wdt.feed()
             sleep_ms(1000)
-
-
-NOTES_MAX = 16          # changes by a person kept for one cycle's report
-IDLE_SLICE_MS = 10     # the console is polled this often between ticks
-FEED_MS = 1000          # the watchdog is fed this often while the loop is healthy
-FAILING_RESET = 30      # cycles in a row that raise before the watchdog may reset
 
 
 def _proven(app):
@@ -395,13 +393,13 @@ def run(path=CONFIG):
                 failing += 1
                 print('ERROR in cycle (%d so far):' % errors)
                 sys.print_exception(e)
-                if failing == FAILING_RESET:
+                if failing == _FAILING_RESET:
                     print('ERROR: %d cycles in a row failed: the watchdog will reset the board'
                           % failing)
             while True:
                 # Fed while the loop is healthy, about once a second (a
                 # long poll_s waits here); never while every cycle fails.
-                if failing < FAILING_RESET and ticks_diff(ticks_ms(), fed) >= FEED_MS:
+                if failing < _FAILING_RESET and ticks_diff(ticks_ms(), fed) >= _FEED_MS:
                     wdt.feed()
                     fed = ticks_ms()
                 if app.reboot_requested:
@@ -429,7 +427,7 @@ def run(path=CONFIG):
                             watch = None
                         con = None
                         forget('firmware.console')
-                sleep_ms(min(rest, IDLE_SLICE_MS))
+                sleep_ms(min(rest, _IDLE_SLICE_MS))
     except KeyboardInterrupt:
         _unlock_heap()
         _save_and_close(app, 'at stop')

@@ -18,9 +18,9 @@ R_BMS_WARN = const(32)
 R_EXERCISE = const(64)
 R_MANUAL = const(128)
 R_COMM = const(256)
-REASON_NAMES = ((R_SOC, 'soc'), (R_VOLT, 'voltage'), (R_LOAD, 'load'), (R_GRID, 'grid_lost'),
-                (R_BMS, 'bms_protect'), (R_BMS_WARN, 'bms_cell_low'), (R_EXERCISE, 'exercise'),
-                (R_MANUAL, 'manual'), (R_COMM, 'comm_loss'))
+# Their names, bit 0 first.
+REASON_NAMES = ('soc', 'voltage', 'load', 'grid_lost', 'bms_protect', 'bms_cell_low', 'exercise',
+                'manual', 'comm_loss')
 BATTERY_REASONS = const(R_SOC | R_VOLT | R_LOAD | R_BMS | R_BMS_WARN | R_COMM)
 
 _STOP_V_DELAY_MS = const(60000)    # voltage must stay recovered this long
@@ -36,9 +36,9 @@ _SAME_AS_START = const(-1)    # a stop delay: the row's own start delay
 
 def reason_text(bits):
     out = []
-    for bit, name in REASON_NAMES:
-        if bits & bit:
-            out.append(name)
+    for i in range(len(REASON_NAMES)):
+        if bits & (1 << i):
+            out.append(REASON_NAMES[i])
     return ','.join(out)
 
 

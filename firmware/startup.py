@@ -82,7 +82,7 @@ def _later_from(path):
     return later_modules(raw) if isinstance(raw, dict) else None
 
 
-BUILD_MODULES = ('firmware.shedding', 'firmware.hw.actuators', 'firmware.persist',
+BUILD_MODULES = ('firmware.alarm_table', 'firmware.shedding', 'firmware.hw.actuators', 'firmware.persist',
                  'firmware.eventlog', 'firmware.display', 'firmware.profiles',
                  'firmware.hw.buses', 'firmware.hw.rtc', 'firmware.store',
                  'firmware.bootmode', 'firmware.cfgedit')

@@ -178,6 +178,11 @@ def start_up(rig, heap, extra=None):
         m = re.search(r"GC: total: (\d+)", line)
         if m:
             out["gc_total"] = int(m.group(1))
+        m = re.search(r"qstr pool: n_pool=(\d+), n_qstr=(\d+), n_str_data_bytes=(\d+), "
+                      r"n_total_bytes=(\d+)", line)
+        if m:
+            out["qstr"] = {"pools": int(m.group(1)), "names": int(m.group(2)),
+                           "text_bytes": int(m.group(3)), "heap_bytes": int(m.group(4))}
     out["block_bytes"] = 4 * word
     if rc or "DONE" not in lines:
         out["ok"] = False

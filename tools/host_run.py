@@ -163,8 +163,10 @@ def compile_tree(src, dst, mpy_cross):
         for f in files:
             if f.endswith(".py"):
                 out = os.path.join(out_dir, f[:-3] + ".mpy")
-                # The source name the board will show in tracebacks.
-                name = os.path.join(os.path.basename(src), rel, f).replace("./", "")
+                # The source name the board shows in tracebacks, relative to
+                # firmware/ or lib/ ("uplink/link.py"): the stock firmware's
+                # files layout interns it into the heap, one name a module.
+                name = os.path.join(rel, f).replace("./", "")
                 jobs.append([mpy_cross, "-s", name, "-o", out, os.path.join(dirpath, f)])
     for cmd in jobs:
         r = subprocess.run(cmd, capture_output=True, text=True)

@@ -7,17 +7,17 @@
 from firmware import clock
 from firmware.clock import to_unix
 import json
-from firmware.compat import ticks_diff
+from firmware.compat import const, ticks_diff
 from firmware.uplink.link import Link
 from firmware.uplink.telemetry import Telemetry
 from firmware.uplink.ring import Ring
 
-SEQ_BLOCK = 256          # telemetry seqs reserved on flash at a time (one write per block)
-REPLAY_PER_TICK = 8      # records replayed a cycle: catching up never starves the loop
-STATE_S = 600            # the retained state at least this often
-CMDS_PER_TICK = 2
-INBOX_MAX = 8            # commands waiting; a flood waits at the broker, not here
-HA_INBOX_MAX = 2         # Home Assistant switch presses waiting
+_SEQ_BLOCK = const(256)          # telemetry seqs reserved on flash at a time (one write per block)
+_REPLAY_PER_TICK = const(8)      # records replayed a cycle: catching up never starves the loop
+_STATE_S = const(600)            # the retained state at least this often
+_CMDS_PER_TICK = const(2)
+_INBOX_MAX = const(8)            # commands waiting; a flood waits at the broker, not here
+_HA_INBOX_MAX = const(2)         # Home Assistant switch presses waiting
 SEG_BYTES = 4096         # a flash ring's segment file: one 4 KB flash block
 
 
@@ -84,7 +84,7 @@ class Uplink:
         self._state_t = None
 
     def _incoming_ha(self, payload):
-        if len(self.ha_inbox) < HA_INBOX_MAX:
+        if len(self.ha_inbox) < _HA_INBOX_MAX:
             self.ha_inbox.append(payload)
 
     def _discovery(self):
@@ -111,7 +111,7 @@ class Uplink:
             return 0
 
     def _reserve(self):
-        r = self.tel.seq + SEQ_BLOCK
+        r = self.tel.seq + _SEQ_BLOCK
         try:
             tmp = self._seq_path + '.tmp'
             with open(tmp, 'w') as f:
@@ -123,7 +123,7 @@ class Uplink:
             self._reserved = self.tel.seq + 1      # try again with the next record
 
     def _incoming(self, payload):
-        if len(self.inbox) < INBOX_MAX:
+        if len(self.inbox) < _INBOX_MAX:
             self.inbox.append(payload)
 
     # --- out -------------------------------------------------------------
@@ -143,7 +143,7 @@ class Uplink:
     def _replay(self):
         n = 0
         for suffix, ring in self.rings:
-            while n < REPLAY_PER_TICK and self.link.up:
+            while n < _REPLAY_PER_TICK and self.link.up:
                 rec = ring.peek()
                 if rec is None:
                     break
@@ -162,7 +162,7 @@ class Uplink:
 
     def _retained(self, now, ts):
         """The retained topics: the active alarm list when it changed, and
-        the slow state on a generator change or every STATE_S; both again
+        the slow state on a generator change or every _STATE_S; both again
         after every (re)connect, as the broker may have restarted empty."""
         a = self.app
         g = a.gen
@@ -186,7 +186,7 @@ class Uplink:
         key = (g.state, g.mode, tel_ring.dropped, ev_ring.dropped, self.spool_errors, clock.valid,
                a.net.up)
         if fresh or key != self._state_key or self._state_t is None \
-                or ticks_diff(now, self._state_t) >= STATE_S * 1000:
+                or ticks_diff(now, self._state_t) >= _STATE_S * 1000:
             c = a.counters
             state = {'ts': to_unix(ts), 'clock_ok': clock.valid, 'version': a.version, 'uptime_s': ticks_diff(now, a.t_start) // 1000,
                      'reset_cause': self.app.reset_cause, 'config_hash': self.config_hash,
@@ -236,7 +236,7 @@ class Uplink:
             from firmware.modules import forget
             try:
                 from firmware.uplink import remote
-                remote.run(self, ts, CMDS_PER_TICK)
+                remote.run(self, ts, _CMDS_PER_TICK)
             except MemoryError:
                 pass        # they wait in the inbox for the next cycle
             finally:

@@ -10,7 +10,8 @@
 # loaded at any time (the app unloads some after use), figures then biased.
 # Prints START <free> <alloc> <alloc at script start>, or FAIL <step> <error>
 # (and the traceback) when start-up fails; MODULE <name> <file> lines, ONLINE,
-# WORD <bytes a machine word>, micropython.mem_info()'s lines, DONE.
+# WORD <bytes a machine word>, micropython.mem_info()'s and qstr_info()'s
+# lines (the interned names: their count and the heap their pools take), DONE.
 import gc
 gc.collect()
 import sys
@@ -88,6 +89,7 @@ def main():
     print('WORD %d' % (8 if sys.maxsize > 0x7FFFFFFF else 4))
     print('MEMINFO')
     micropython.mem_info()
+    micropython.qstr_info()
     print('DONE')
 
 
