@@ -12,6 +12,8 @@
 # controlled. It stays there until a person reboots it.
 import json
 
+_MAX_GPIO = 48      # the highest GPIO of any supported board (ESP32-S3)
+
 RESETS = 'resets'
 DEFAULT_BOOTS = 4
 
@@ -44,7 +46,7 @@ def _options(cfg_path):
         boots = sm.get('boots', DEFAULT_BOOTS)
         pin = sm.get('pin')
         return (boots if isinstance(boots, int) and boots >= 2 else DEFAULT_BOOTS,
-                pin if isinstance(pin, int) and 0 <= pin <= 48 else None)
+                pin if isinstance(pin, int) and 0 <= pin <= _MAX_GPIO else None)
     except Exception:       # a file any way broken: the defaults
         return DEFAULT_BOOTS, None
 
