@@ -7,10 +7,10 @@
 # it could not send (store and forward, firmware/uplink/ring.py).
 import os
 import sys
-from firmware.compat import ticks_ms, ticks_diff, ticks_add
+from firmware.compat import const, ticks_ms, ticks_diff, ticks_add
 
-BACKOFF_MIN_MS = 1000
-BACKOFF_MAX_MS = 60000
+_BACKOFF_MIN_MS = const(1000)
+_BACKOFF_MAX_MS = const(60000)
 
 
 def _install_socket_shim(timeout_s):
@@ -34,7 +34,7 @@ class Link:
         self.on_command = on_command
         self.up = False
         self.client = None
-        self.backoff_ms = BACKOFF_MIN_MS
+        self.backoff_ms = _BACKOFF_MIN_MS
         self.next_try = None        # ticks_ms of the next connection attempt
         self.last_tx = None         # ticks_ms of the last packet we sent
         self.connects = 0
@@ -70,7 +70,7 @@ class Link:
             c.subscribe(self.t_ha, qos=1)
         self.up = True
         self.connects += 1
-        self.backoff_ms = BACKOFF_MIN_MS
+        self.backoff_ms = _BACKOFF_MIN_MS
         self.last_tx = now
 
     def _drop(self, err, now):
@@ -88,7 +88,7 @@ class Link:
         # come back to the broker in the same second.
         jitter = (os.urandom(1)[0] * self.backoff_ms) >> 9      # 0..50 %
         self.next_try = ticks_add(now, self.backoff_ms + jitter)
-        self.backoff_ms = min(self.backoff_ms * 2, BACKOFF_MAX_MS)
+        self.backoff_ms = min(self.backoff_ms * 2, _BACKOFF_MAX_MS)
 
     def _on_msg(self, topic, msg):
         if self.on_command is not None and topic == self.t_cmd.encode():

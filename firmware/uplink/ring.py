@@ -11,8 +11,9 @@
 # (4), payload. Pure Python over open/os: runs on the board and the host.
 import os
 from binascii import crc32
+from firmware.compat import const
 
-_HDR = 8
+_HDR = const(8)
 POS_EVERY = 16
 
 

@@ -6,14 +6,13 @@ from firmware import clock
 from firmware.clock import to_unix
 import json
 
-# The snapshot fields sent, each with the change that counts as significant
-# (None: any change of value counts, for states and flags).
-DEADBANDS = (
-    ('pv_w', 200.0), ('batt_v', 0.5), ('batt_a', 10.0), ('batt_w', 500.0),
-    ('batt_soc', 2.0), ('load_w', 200.0), ('grid_ok', None), ('grid_w', 300.0),
-    ('gen_state', None), ('gen_w', 500.0), ('gen_hz', 2.0), ('fuel_pct', 2.0),
-    ('batt_src', None), ('load_derived', None),
-)
+# The snapshot fields sent, and for each the change that counts as
+# significant (None: any change of value counts, for states and flags).
+# Two flat tuples, whole numbers where they are whole: on the board a tuple
+# and a float are each a heap block, kept for as long as the link runs.
+FIELDS = ('pv_w', 'batt_v', 'batt_a', 'batt_w', 'batt_soc', 'load_w', 'grid_ok', 'grid_w',
+          'gen_state', 'gen_w', 'gen_hz', 'fuel_pct', 'batt_src', 'load_derived')
+DEADBANDS = (200, 0.5, 10, 500, 2, 200, None, 300, None, 500, 2, 2, None, None)
 
 
 class Telemetry:
@@ -28,7 +27,9 @@ class Telemetry:
         last = self._last
         if ctl != self._last_ctl:
             return True
-        for name, band in DEADBANDS:
+        for i in range(len(FIELDS)):
+            name = FIELDS[i]
+            band = DEADBANDS[i]
             v = snap[name]
             old = last.get(name)
             if band is None or v is None or old is None:
@@ -52,7 +53,7 @@ class Telemetry:
         self._t = now_ms
         out = {'seq': self.seq, 'ts': to_unix(snap['ts']), 'clock_ok': clock.valid,
                'mode': mode, 'gen_ctl': gen_ctl, 'shed': list(shed)}
-        for name, _ in DEADBANDS:
+        for name in FIELDS:
             out[name] = snap[name]
             self._last[name] = snap[name]
         self._last_ctl = (mode, gen_ctl, tuple(shed))
