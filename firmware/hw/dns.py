@@ -14,6 +14,7 @@
 import sys
 import socket
 from errno import ETIMEDOUT
+from firmware.hw import close_quietly
 import select
 import os
 from firmware.compat import const, ticks_ms, ticks_diff, ticks_add
@@ -207,12 +208,8 @@ class Query:
         return max(0, ticks_diff(self._t_try, now))
 
     def close(self):
-        if self._sock is not None:
-            try:
-                self._sock.close()
-            except OSError:
-                pass
-            self._sock = None
+        close_quietly(self._sock)
+        self._sock = None
 
 
 default_server = None   # the network's DNS server (net.dns), set by the app as the link comes up

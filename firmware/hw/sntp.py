@@ -10,6 +10,7 @@
 # near 1.8e9 has a resolution of 128 s.
 import socket
 from errno import ETIMEDOUT
+from firmware.hw import close_quietly
 import os
 from firmware.compat import const, ticks_diff
 from firmware.hw import dns
@@ -146,10 +147,6 @@ class Sntp:
         if self._q is not None:
             self._q.close()
             self._q = None
-        if self._sock is not None:
-            try:
-                self._sock.close()
-            except OSError:
-                pass
-            self._sock = None
+        close_quietly(self._sock)
+        self._sock = None
         self._state = _IDLE

@@ -7,6 +7,7 @@
 import socket
 import select
 from firmware.bus_errors import BusError, LINK
+from firmware.hw import close_quietly
 
 RX_SIZE = 260       # the longest RTU frame is 256 bytes
 
@@ -54,11 +55,7 @@ class SockUart:
         self._poll.register(s, select.POLLIN)
 
     def close(self):
-        if self._sock is not None:
-            try:
-                self._sock.close()
-            except OSError:
-                pass
+        close_quietly(self._sock)
         self._sock = None
         self._poll = None
         self._n = 0

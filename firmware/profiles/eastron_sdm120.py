@@ -1,15 +1,9 @@
 # Eastron SDM120 single-phase meter: as the SDM630 but one phase and no
 # total-power register (52); its phase power (12) is the total.
-from firmware.decode import F32, SENT_NONE
-
-KIND = 'meter'
-SENTINEL = SENT_NONE
-MAX_REGS = 80
-MAX_GAP = 80
-ALIGN = 2
-PAGE = 0
-ANSWER_MS = 30
-GAP_MS = 0
+# The family's framing and limits are the SDM630's.
+from firmware.decode import F32
+from firmware.profiles.eastron_sdm630 import (KIND, SENTINEL, MAX_REGS, MAX_GAP, ALIGN,  # noqa: F401
+                                              PAGE, ANSWER_MS, GAP_MS)
 
 POINTS = (
     ('v_l1', 4, 0, F32, 1, 0, 500),
