@@ -62,6 +62,7 @@ class App:
              self.dispatch, self.shedding, self.actuators, self.alarms,
              self.persist) = startup.control(cfg, self.actuator_faults)
             self.decision = self.dispatch.d
+            self.forecast = startup.forecast(cfg)       # None without latitude and longitude
             from firmware import site       # loaded by preload(), in its place on the heap
             self._site = site
             self.state_note = startup.restore(self.gen, self.counters, state_path)
@@ -120,6 +121,11 @@ class App:
         dt = ticks_diff(now, self.last_tick) if self.last_tick is not None else 0
         self.last_tick = now
         self.counters.tick(snap, dt, gen.feedback is True, sh.n_shed)
+        fc = self.forecast
+        if fc is not None:
+            if ok:
+                fc.tick(ts, self.counters.pv_wh(), snap)
+            gen.pv_stop_soc = fc.target if ok else None
         self._alarms(now, ts, snap)
         # The state first: nothing the link does may keep it off the flash.
         saved = self._saved

@@ -32,6 +32,8 @@ _SCHEMA = (
     'board s "esp32" esp32,esp32-wrover,esp32s3\n'   # which pins exist and can drive (pins())
     'poll_s n 2 0.2..3600\n'
     'utc_offset_min i 0 -720..840\n'     # local time for quiet hours and TOU
+    'latitude N null -90..90\n'          # the site, for the PV forecast (null: none)
+    'longitude N null -180..180\n'
     'persist_s i 600 10..86400\n'        # counters to flash at most this often
     'watchdog_s I null 10..3600\n'       # null: twice the longest loop turn, 30 s at least
     'buses - -\n'                        # the sections
@@ -133,7 +135,8 @@ _SCHEMA = (
     'fuel_prevent_pct n 10 0..100\n'
     'fuel_stop_pct n 5 0..100\n'
     'on_comm_loss s "keep" keep,stop,start\n'
-    'rated_kw n 20 1..5000\n'
+    'rated_kw N null 1..5000\n'         # null: diesel litres estimated, 20 kW assumed
+    'pv_stop_min_soc n 50 0..100\n'      # a charging run stops for expected PV no lower
     'fuel_f0 n 0.08415 0..1\n'           # l/h per kW rated (HOMER F0)
     'fuel_f1 n 0.246 0..1\n'             # l/h per kW out (HOMER F1)
     '@',

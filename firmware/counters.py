@@ -13,6 +13,7 @@ MAX_DT_MS = const(60000)      # a longer gap (stall, first tick) books only this
 P_MAX = const(1000000000)     # W; a reading above this is a glitch
 RATE_MAX = const(1000000000)  # ul/h (1000 l/h): a genset of a few MW at full load
 CO2_KG_PER_L = 2.68
+ASSUMED_RATED_KW = 20         # kW, for the fuel curve when generator.rated_kw is not set
 
 # Channels in the accumulator list: (whole units, remainder) pairs.
 _PV = const(0)        # Wh, W*ms
@@ -74,6 +75,10 @@ def _watts(v):
 class Counters:
     def __init__(self, gcfg):
         rated = gcfg['rated_kw']
+        # No rating from the installer: the litres are an estimate, and say so.
+        self.rated_assumed = rated is None
+        if rated is None:
+            rated = ASSUMED_RATED_KW
         # ul/h at no load, and ul/h per kW of output (= F1 * 1e6).
         self._r0 = min(int(round(gcfg['fuel_f0'] * rated * 1000000)), RATE_MAX)
         self._f1 = int(round(gcfg['fuel_f1'] * 1000000))
@@ -121,6 +126,10 @@ class Counters:
                     a[_FUEL_ML] += c
         if n_shed > 0:
             _mac(a, _SHED, n_shed, dt_ms, _MIN)
+
+    def pv_wh(self):
+        """Whole Wh of PV so far (an int: no allocation)."""
+        return self._a[_PV]
 
     # -- readings (allocate floats: on demand, not per tick) -----------------
 

@@ -46,9 +46,10 @@ S_COMM = const(10)
 S_FAIL_START = const(11)
 S_UNEXPECTED = const(12)
 S_FAIL_STOP = const(13)
+S_PV_AHEAD = const(14)   # charged far enough: the PV forecast fills the rest
 STOP_NAMES = ('', 'reasons_cleared', 'max_run', 'charge_taper', 'max_charge_time', 'pv_carries',
               'fuel_low', 'manual_stop', 'mode_off', 'grid_back', 'comm_loss', 'fail_to_start',
-              'unexpected_stop', 'fail_to_stop')
+              'unexpected_stop', 'fail_to_stop', 'pv_expected')
 
 MODES = ('auto', 'manual', 'off')
 
@@ -127,6 +128,7 @@ class Generator:
         self.service_base_s = None
         self.last_exercise = 0    # clock s (since 2000) of the last run long enough to count
         self.clock_ok = True      # set by the app: exercise and quiet hours wait for the clock
+        self.pv_stop_soc = None   # set by the app from its PV forecast: a charging run's stop SOC
         self._t_state = None      # ticks_ms at entry of the current state
         self._t_run = None        # ticks_ms when running was confirmed
         self._t_fb_lost = None
@@ -404,6 +406,10 @@ class Generator:
                 return S_MAX_CHARGE
             if self._t_pv is not None and ticks_diff(now, self._t_pv) >= g['pv_stop_s'] * 1000:
                 return S_PV
+            t = self.pv_stop_soc
+            soc = snap['batt_soc']
+            if t is not None and soc is not None and soc >= t:
+                return S_PV_AHEAD
         if self.reasons:
             return S_NONE
         if self.run_reasons & (R_GRID | BATTERY_REASONS) and snap['grid_ok'] is True:

@@ -115,6 +115,8 @@ def later_modules(cfg):
     m = _section(cfg, 'mqtt')
     mqtt = m.get('enabled', 'host' in m) is True    # as config.validate() defaults it
     names.append('firmware.hw.net_host' if n.get('kind', 'host') == 'host' else 'firmware.hw.net')
+    if cfg.get('latitude') is not None and cfg.get('longitude') is not None:
+        names.append('firmware.pv_forecast')
     if 'rtu_tcp' in kinds:
         names.append('firmware.hw.sock_uart')
     if 'tcp' in kinds:
@@ -200,6 +202,17 @@ def control(cfg, faults):
     alarms = Alarms(cfg.pop('alarms'), [d.name for d in devices])
     return (gen, counters, buses, devices, poller, snap, dispatch, shedding, acts, alarms,
             Persist(cfg['persist_s']))
+
+
+def forecast(cfg):
+    """The PV forecast behind a charging run's earlier stop, when the config
+    says where the site is (latitude and longitude)."""
+    if cfg['latitude'] is None or cfg['longitude'] is None:
+        return None
+    from firmware.pv_forecast import PvForecast
+    g = cfg['generator']
+    return PvForecast(cfg['latitude'], cfg['longitude'], cfg['utc_offset_min'], g['start_soc'],
+                      g['stop_soc'], g['pv_stop_min_soc'])
 
 
 def event_log():

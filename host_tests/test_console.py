@@ -95,6 +95,7 @@ def test_every_looking_command(site, micropython):
     assert "dispatch: source" in out and "link: MQTT disabled" in out and "alarms: 0 active" in out
     assert "loads: 2, shed: -" in out and "console: locked" in out
     assert "dse keys: 0 sent, 0 failed; key flags telemetry path" in out, out
+    assert "pv forecast: off (latitude, longitude)" in out, out
     assert status_field(out, "heap free") > 0
     assert t.cmd("s").count("site BTS-0042") == 1          # an alias
 
@@ -116,6 +117,8 @@ def test_every_looking_command(site, micropython):
     assert "no active alarms" in t.cmd("alarms")
     out = t.cmd("counters")
     assert "kWh" in out and "diesel" in out and "starts" in out
+    # No generator.rated_kw in the config: the litres say they are a guess.
+    assert "ESTIMATED: generator.rated_kw not set, 20 kW assumed" in out, out
     out = t.cmd("version")
     assert "site controller" in out and "MicroPython 1." in out and "umodbus 2.3.7" in out
     assert re.search(r"no events|\d{4}-\d\d-\d\d \d\d:", t.cmd("log 5"))
@@ -228,8 +231,10 @@ def test_gen_service_clears_the_service_due_alarm(site, tmp_path):
     store.save(str(flash / "state.json"), {"gen": {"run_s": 3600000, "service_base_s": 0},
                                            "counters": {}})
     cab = site.cabinet(start_hour=12.0)
-    t = site.terminal(cab, flash=str(flash))
+    t = site.terminal(cab, flash=str(flash), extra={"latitude": 12.0, "longitude": 0.0})
     t.wait("alarm gen_service_due raise", 20, since=0)
+    # Where the site is, the PV forecast runs: it learns a whole day first.
+    assert "pv forecast: learning (needs a whole day of PV)" in t.cmd("status")
     assert "gen_service_due" in t.cmd("alarms")
     t.cmd("gen service", "PIN: ")
     out = t.cmd(PIN)

@@ -32,7 +32,8 @@ LAYERS = (
                       'firmware.counters',
                       'firmware.site', 'firmware.poller', 'firmware.plan', 'firmware.decode',
                       'firmware.profiles', 'firmware.profiles.', 'firmware.config',
-                      'firmware.store', 'firmware.eventlog', 'firmware.persist')),
+                      'firmware.store', 'firmware.eventlog', 'firmware.persist',
+                      'firmware.pv_forecast')),
     ('base', ('firmware', 'firmware.compat', 'firmware.clock', 'firmware.modules',
               'firmware.bus_errors')),
 )

@@ -54,6 +54,13 @@ def c_status(con, args, text, now):
     act = app.alarms.active()
     print('alarms: %d active%s' % (len(act), ': ' + ', '.join(
         [a['code'] + ('' if a['acked'] else '*') for a in act]) if act else ''))
+    fc = app.forecast
+    print('pv forecast: %s' % (
+        'off (latitude, longitude)' if fc is None else
+        'learning (needs a whole day of PV)' if not fc.n_scales else
+        'no sun expected: charging runs stop at generator.stop_soc' if fc.target is None else
+        'charging runs stop at %d %% (%.1f kWh of PV expected into the battery)'
+        % (fc.target, fc.expected_wh / 1000)))
     up = app.uplink
     if up is None:
         print('link: MQTT disabled (mqtt.enabled false)')
@@ -165,13 +172,16 @@ def c_log(con, args, text, now):
 
 def c_counters(con, args, text, now):
     want(args, 0)
+    from firmware.counters import ASSUMED_RATED_KW
     c = con.app.counters
     g = con.app.gen
     print('  pv        %10.2f kWh' % c.pv_kwh)
     print('  grid      %10.2f kWh' % c.grid_kwh)
     print('  generator %10.2f kWh' % c.gen_kwh)
     print('  load      %10.2f kWh' % c.load_kwh)
-    print('  diesel    %10.2f l (%.1f kg CO2)' % (c.diesel_l, c.co2_kg))
+    print('  diesel    %10.2f l (%.1f kg CO2)%s' % (
+        c.diesel_l, c.co2_kg, ' ESTIMATED: generator.rated_kw not set, %d kW assumed'
+        % ASSUMED_RATED_KW if c.rated_assumed else ''))
     print('  shed      %10.1f load-minutes' % c.shed_min)
     print('  gen run   %10.2f h, %d starts' % (g.run_s / 3600, g.starts))
 

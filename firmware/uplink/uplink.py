@@ -199,6 +199,10 @@ class Uplink:
                      'net': a.net.status(), 'safe_mode': a.safe}
             if a.timesync is not None:
                 state['ntp'] = a.timesync.status()
+            if c.rated_assumed:
+                state['diesel_estimated'] = True     # generator.rated_kw not set
+            if a.forecast is not None:
+                state['pv_stop_soc'] = a.forecast.target
             if link.publish('state', json.dumps(state), True, 1):
                 self._state_key = key
                 self._state_t = now

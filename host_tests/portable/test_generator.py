@@ -341,6 +341,28 @@ def test_stop_when_pv_carries_load_and_charging():
     assert s.g.stop_reason == G.S_PV
 
 
+def test_a_charging_run_stops_where_the_pv_forecast_says():
+    # The app sets pv_stop_soc from firmware/pv_forecast.py: a run for the
+    # battery's charge stops there ('pv_expected'), before stop_soc (90).
+    s = Sim(obey=True, min_run_s=60)
+    s.step(61, batt_soc=25)
+    assert s.run_until('running')
+    s.g.pv_stop_soc = 70
+    s.step(5, batt_soc=65)
+    assert s.g.state_name == 'running'
+    s.step(2, batt_soc=70)
+    assert s.g.stop_reason == G.S_PV_AHEAD and G.STOP_NAMES[G.S_PV_AHEAD] == 'pv_expected'
+
+
+def test_the_pv_forecast_never_stops_a_manual_run():
+    s = Sim(obey=True)
+    s.g.start()
+    assert s.run_until('running')
+    s.g.pv_stop_soc = 50
+    s.step(5, batt_soc=80)
+    assert s.g.state_name == 'running'
+
+
 def test_comm_loss_policies():
     s = Sim(on_comm_loss='start')
     s.step(61, batt_soc=None, batt_v=None)
