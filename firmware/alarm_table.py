@@ -28,5 +28,7 @@ TABLE = (
     ('safe_mode', 'critical', False, 0, 0, 'safe mode: nothing is controlled'),
     # NTP gets its first answer in seconds when the network is up.
     ('clock_not_set', 'major', False, 600, 0, 'clock not set: no TOU, quiet hours, exercise, commands'),
+    # A unit that answers, yet not for some of its values (three cycles).
+    ('dev_data_missing', 'minor', False, 0, 0, 'a device answers but some of its values are missing'),
     ('net_down', 'major', False, 300, 30, 'network down: no MQTT'),
 )

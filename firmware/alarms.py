@@ -182,6 +182,7 @@ class Alarms:
         self._step(_BATT_CRIT, crit, now_ms, ts)
 
         hot = None
+        missing = False
         for d in devices:
             i = self._dev.get(d.name)
             if i is not None and (d.online or d.misses >= MISSES_OFFLINE):
@@ -189,6 +190,8 @@ class Alarms:
                 self._step(i, not d.online, now_ms, ts)
             if not d.online:
                 continue
+            if d.missing:
+                missing = True
             vals = d.values
             if d.kind == 'bms':
                 for k in _BMS_TEMPS:
@@ -205,6 +208,7 @@ class Alarms:
             hot_c = not hot < self._temp_ok
         else:
             hot_c = hot > self._temp
+        self.set('dev_data_missing', missing, now_ms, ts)
         self._step(_BATT_OVERTEMP, hot_c, now_ms, ts)
 
         p = snap['batt_protect']

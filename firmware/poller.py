@@ -47,6 +47,11 @@ class Device:
         self.last_err = None       # short text of the last error
         self.n_ok = 0
         self.n_err = [0, 0, 0, 0, 0]   # by bus_errors kind
+        # Cycles in a row each request got no data (capped): a unit that
+        # answers some requests and refuses or drops others is online, yet
+        # the points of those requests never have a value.
+        self._fails = bytearray(len(self.reqs))
+        self.missing = 0           # requests without data for MISSES_OFFLINE cycles or more
 
     def _compact(self, pts):
         # The profile's point tuples cost ~100 bytes each on the heap: keep
@@ -128,6 +133,11 @@ class Device:
         finally:
             self.last_frame = ticks_ms()
 
+    def _failed(self, k):
+        f = self._fails
+        if f[k] < 255:
+            f[k] += 1
+
     def due(self, now):
         if self.online or self.next_try is None:
             return True
@@ -148,22 +158,32 @@ class Device:
                 self._clear(req[plan.R_FIRST], req[plan.R_N])
                 if e.kind == EXCEPTION:
                     answered = True     # alive, just refuses this block
+                    self._failed(k)
                     continue
                 if e.kind == TIMEOUT or e.kind == LINK:
                     # A silent unit: do not pay its timeout again this cycle.
-                    for j in range(k + 1, len(reqs)):
+                    for j in range(k, len(reqs)):
                         rj = reqs[j]
                         self._clear(rj[plan.R_FIRST], rj[plan.R_N])
+                        self._failed(j)
                     break
+                self._failed(k)
                 continue
             if len(data) != 2 * req[plan.R_COUNT]:
                 self.n_err[FRAME] += 1
                 self.last_err = 'frame: %d bytes for %d registers' % (len(data), req[plan.R_COUNT])
                 self._clear(req[plan.R_FIRST], req[plan.R_N])
+                self._failed(k)
                 continue
             self._decode(data, req)
+            self._fails[k] = 0
             self.n_ok += 1
             answered = True
+        missing = 0
+        for n in self._fails:
+            if n >= MISSES_OFFLINE:
+                missing += 1
+        self.missing = missing
         now = ticks_ms()
         if answered:
             self.misses = 0

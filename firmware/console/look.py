@@ -91,6 +91,7 @@ def c_status(con, args, text, now):
 def c_devices(con, args, text, now):
     want(args, 0)
     from firmware.bus_errors import TIMEOUT, FRAME, EXCEPTION, LINK
+    from firmware.poller import MISSES_OFFLINE
     ts = con.app.snap['ts'] or 0
     print('%-10s %-15s %-6s %4s %-7s %9s %7s %5s %5s %5s %5s  %s' % (
         'device', 'profile', 'bus', 'unit', 'state', 'last ok', 'ok', 'tmo', 'frame', 'exc',
@@ -101,6 +102,9 @@ def c_devices(con, args, text, now):
             d.name, d.profile_name, d.bus.name, d.unit, 'online' if d.online else 'OFFLINE', age,
             d.n_ok, d.n_err[TIMEOUT], d.n_err[FRAME], d.n_err[EXCEPTION], d.n_err[LINK],
             d.last_err or '-'))
+        if d.online and d.missing:
+            print('%-10s %d of %d requests without data for %d+ cycles: their values are missing'
+                  % ('', d.missing, len(d.reqs), MISSES_OFFLINE))
 
 
 def _device(app, name):

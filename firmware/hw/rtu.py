@@ -184,6 +184,9 @@ class RtuBus:
         self._gap_us = m._inter_frame_delay
         self._pdu = bytearray(5)
         self._last_us = None
+        self._late_unit = None      # the unit whose last request timed out: it may still answer
+        self._late_us = 0           # when that request timed out (ticks_us)
+        self.stale_bytes = 0        # bytes on the line no request of ours was waiting for
         self._retry_at = None
         self._retry_ms = LINK_RETRY_MIN_MS
         self.n_requests = 0
@@ -204,6 +207,31 @@ class RtuBus:
         self._retry_at = None
         self._retry_ms = LINK_RETRY_MIN_MS
 
+    def _discard(self, listen_us):
+        # The classic RTU hazard: an answer that came after its timeout
+        # lands in the wait for the next request and, as long as that one
+        # (same unit, function and length: nothing in an RTU read answer
+        # names the register), is taken for it. So whatever is on the line
+        # before a request is thrown away, and after a timeout the line is
+        # listened to for listen_us and until it is quiet, the late answer
+        # thrown away with it. Into the preallocated frame: no allocation.
+        m = self._m
+        uart = m._uart
+        start = last = time.ticks_us()
+        while True:
+            n = uart.any()
+            if n:
+                self.stale_bytes += uart.readinto(m._rx) or 0
+                last = time.ticks_us()
+            now = time.ticks_us()
+            waited = time.ticks_diff(now, start)
+            if waited >= listen_us and (time.ticks_diff(now, last) >= m._quiet_us
+                                        or waited >= listen_us + self.timeout_us):
+                return          # quiet, or a line that babbles: go on regardless
+            if not n and not listen_us:
+                return
+            time.sleep_us(m._poll_us)
+
     def _transact(self, pdu, unit, count, answer_bytes):
         self._ensure_link()
         m = self._m
@@ -213,13 +241,25 @@ class RtuBus:
             quiet = self._gap_us - time.ticks_diff(time.ticks_us(), self._last_us)
             if quiet > 0:
                 time.sleep_us(quiet)
+        # A late answer from another unit fails the unit check; only the
+        # same unit's can pass for the answer to this request, and only
+        # soon after the timeout (later it is on the line, and discarded).
+        listen = 0
+        if unit == self._late_unit:
+            listen = self.timeout_us // 2 - time.ticks_diff(time.ticks_us(), self._late_us)
+        self._discard(listen if listen > 0 else 0)
+        self._late_unit = None
         self.n_requests += 1
         try:
             return m._send_receive(modbus_pdu=pdu, slave_addr=unit, count=count)
         except MemoryError:
             raise       # a heap squeeze is not the device's fault: never a frame error
         except Exception as e:
-            raise classify(e)
+            e = classify(e)
+            if e.kind == TIMEOUT:
+                self._late_unit = unit
+                self._late_us = time.ticks_us()
+            raise e
         finally:
             self._last_us = time.ticks_us()
 

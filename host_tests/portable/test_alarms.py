@@ -31,6 +31,7 @@ class Dev:
         self.values = values or {}
         self.online = online
         self.misses = misses
+        self.missing = 0
 
 
 def events(al):

@@ -275,3 +275,27 @@ def test_retry_deadline_across_the_tick_wrap():
     assert ticks_diff(d.next_try, now) == d.backoff_ms
     assert not d.due(ticks_add(now, d.backoff_ms - 1))
     assert d.due(ticks_add(now, d.backoff_ms))
+
+
+def test_a_unit_that_answers_but_not_for_some_values_says_they_are_missing():
+    # Online (it answers), yet one request is refused every cycle: after
+    # MISSES_OFFLINE cycles that request is missing, and the alarm says so;
+    # when it answers again both clear.
+    from firmware.alarms import Alarms
+    bus = FakeBus()
+    dse_regs(bus)
+    bus.fail[(10, 3, 1027)] = BusError(EXCEPTION, '2')
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    al = Alarms({'delay_s': 0, 'batt_low_soc': 20, 'batt_low_v': 46, 'batt_crit_soc': 10,
+                 'batt_crit_v': 44, 'batt_temp_c': 50}, ['genset'])
+    snap = {'batt_soc': 50, 'batt_v': 52.0, 'batt_protect': None, 'grid_ok': None}
+    for n in range(1, poller.MISSES_OFFLINE + 1):
+        assert d.poll(n) and d.online
+        assert d.missing == (1 if n >= poller.MISSES_OFFLINE else 0)
+        al.evaluate(snap, [d], n * 1000, n)
+    assert d.values['fuel_pct'] is None
+    assert al.is_active('dev_data_missing')
+    del bus.fail[(10, 3, 1027)]
+    assert d.poll(9) and d.missing == 0 and d.values['fuel_pct'] is not None
+    al.evaluate(snap, [d], 9000, 9)
+    assert not al.is_active('dev_data_missing')
