@@ -11,6 +11,11 @@
 import json
 
 
+MAX_BYTES = 16384       # a config file larger is refused unread
+MAX_DEPTH = 8           # JSON nesting: the schema needs 4
+MAX_DEVICES = 16        # Modbus devices: each costs its plan and values on the heap
+
+
 class ConfigError(ValueError):
     def __init__(self, path, msg):
         super().__init__(path + ': ' + msg)
@@ -354,6 +359,9 @@ def validate(raw):
     devices = raw.get('devices')
     if devices is None:
         raise ConfigError('devices', 'missing')
+    if isinstance(devices, list) and len(devices) > MAX_DEVICES:
+        raise ConfigError('devices', '%d devices: at most %d (the board\'s heap)'
+                          % (len(devices), MAX_DEVICES))
     names = []
     units = []
     gensets = []
@@ -382,6 +390,9 @@ def validate(raw):
 
     mr = raw.get('mqtt', {})
     cfg['mqtt'] = _fields(mr, 'mqtt', 'mqtt')
+    for k in ('prefix', 'ha_prefix'):
+        if '#' in cfg['mqtt'][k] or '+' in cfg['mqtt'][k]:
+            raise ConfigError('mqtt.' + k, 'no MQTT wildcard (# or +) in a topic we publish to')
     # A broker named is a link wanted: a silent default off looked like a
     # broken broker to a new user. startup.later_modules() decides the same.
     cfg['mqtt']['enabled'] = mr.get('enabled', 'host' in mr)
@@ -493,9 +504,10 @@ def _pin_uses(cfg):
 
 def check_pins(cfg):
     """Refuse a pin the board (cfg['board']) lacks, an input-only pin
-    asked to drive, and a pin that two outputs share."""
+    asked to drive, and a pin used twice (two outputs fight; an output on
+    an input reads itself)."""
     board = cfg['board']
-    outs = {}
+    used = {}
     for path, pin, drive in _pin_uses(cfg):
         if pin is None:
             continue
@@ -504,10 +516,9 @@ def check_pins(cfg):
                               % (pin, board))
         if drive and board != 'esp32s3' and pin >= 34:
             raise ConfigError(path, 'GPIO %d is input only on %s' % (pin, board))
-        if drive:
-            if pin in outs:
-                raise ConfigError(path, 'GPIO %d is already %s' % (pin, outs[pin]))
-            outs[pin] = path
+        if pin in used:
+            raise ConfigError(path, 'GPIO %d is already %s' % (pin, used[pin]))
+        used[pin] = path
 
 
 # What each kind of network needs (hw/net.py brings it up).
@@ -572,19 +583,67 @@ def hhmm(text, path):
     return h * 60 + m
 
 
+def _depth(text, limit):
+    """True when no object or array in the JSON text nests deeper than
+    limit: the parser recurses, and a few thousand levels exhaust the
+    board's stack or heap before it can say what is wrong."""
+    d = 0
+    quoted = False
+    escaped = False
+    for c in text:
+        if quoted:
+            if escaped:
+                escaped = False
+            elif c == '\\':
+                escaped = True
+            elif c == '"':
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c == '{' or c == '[':
+            d += 1
+            if d > limit:
+                return False
+        elif c == '}' or c == ']':
+            d -= 1
+    return True
+
+
 def loads(text):
     """Parse and validate config text; ConfigError on bad JSON too."""
+    if len(text) > MAX_BYTES:
+        raise ConfigError('(file)', '%d bytes: at most %d' % (len(text), MAX_BYTES))
+    if not _depth(text, MAX_DEPTH):
+        raise ConfigError('(file)', 'nested deeper than %d levels' % MAX_DEPTH)
     try:
         raw = json.loads(text)
     except ValueError as e:
         raise ConfigError('(file)', 'not valid JSON (%s)' % e)
+    except (MemoryError, RuntimeError) as e:
+        raise ConfigError('(file)', 'too large to parse on this heap (%r)' % e)
     return validate(raw)
 
 
 def load(path):
+    """The validated config of the file at path; ConfigError, with its
+    reason, for whatever is wrong with it (then the last known good runs)."""
+    import os
     try:
-        with open(path) as f:
-            text = f.read()
+        size = os.stat(path)[6]
     except OSError:
         raise ConfigError('(file)', '%s not found or unreadable' % path)
+    if size > MAX_BYTES:        # refused unread: it would not fit the heap
+        raise ConfigError('(file)', '%d bytes: at most %d' % (size, MAX_BYTES))
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except OSError:
+        raise ConfigError('(file)', '%s not found or unreadable' % path)
+    except MemoryError:
+        raise ConfigError('(file)', 'no room on the heap to read it')
+    try:
+        text = data.decode()
+    except UnicodeError:
+        raise ConfigError('(file)', 'not UTF-8 text (a stray byte, or UTF-16)')
+    del data
     return loads(text)

@@ -20,6 +20,8 @@ def load_config(path, lkg):
             return config_mod.load(path), None
         except config_mod.ConfigError as e:
             err = e
+        except MemoryError:         # its checks ran out of heap: it cannot run here either
+            err = config_mod.ConfigError('(file)', 'too large for the heap')
         try:
             return config_mod.load(lkg), 'config.json refused (%s); running on %s' % (err, lkg)
         except config_mod.ConfigError:

@@ -37,8 +37,23 @@ def test_romfs_deploy_steps_and_image(tmp_path, micropython):
                        text=True, timeout=60, env=dict(os.environ, MICROPYPATH=""))
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.split()[:2] == ["/rom/firmware/app.mpy", "/rom/lib/umqtt/simple.mpy"]
-    # It fits the 128 KB romfs partition of ESP32_GENERIC's 4 MiB table.
-    assert os.path.getsize(image) <= 128 * 1024
+    # It fits the romfs partition of the product's 4 MiB table.
+    assert os.path.getsize(image) <= deploy.partitions()["romfs"][1]
+
+
+def test_the_partition_table_fits_a_4mib_flash_without_overlaps():
+    # tools/partitions-4MiB-romfs256.csv: MicroPython's own 4 MiB ROMFS
+    # table (ports/esp32/partitions-4MiB-romfs.csv, v1.25.0: nvs 0x9000,
+    # phy_init 0xf000, factory 0x10000 of 0x1D0000, romfs 0x1E0000, vfs
+    # 0x200000) with the romfs partition at 256 KB, the filesystem after it.
+    parts = sorted(deploy.partitions().values())
+    for (a, n), (b, _) in zip(parts, parts[1:]):
+        assert a + n <= b
+    assert parts[-1][0] + parts[-1][1] <= 4 * 1024 * 1024
+    p = deploy.partitions()
+    assert p["factory"] == (0x10000, 0x1D0000)         # the app is as MicroPython's
+    assert p["romfs"] == (0x1E0000, 256 * 1024)
+    assert p["vfs"][1] >= 1792 * 1024                  # the 1.75 MB bench_flash.py counts on
 
 
 def test_files_deploy_and_no_config(tmp_path):

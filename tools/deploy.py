@@ -8,9 +8,12 @@
 The product's layout (the default): firmware/ and lib/ compiled to .mpy in a
 ROMFS image, written to the board's ROMFS partition with `mpremote romfs
 deploy`; the bytecode then runs in place from flash and costs no heap. That
-needs MicroPython built with ROMFS (MICROPY_VFS_ROM and a romfs partition,
-e.g. ESP32_GENERIC with partitions-4MiB-romfs.csv: 128 KB, the image is
-~124 KB); mpremote says "ROMFS is not enabled on this device" otherwise.
+needs MicroPython built with ROMFS (MICROPY_VFS_ROM) and the product's
+partition table tools/partitions-4MiB-romfs256.csv (a 256 KB romfs
+partition: the image is ~135 KB, past the 128 KB of MicroPython's own
+partitions-4MiB-romfs.csv); mpremote says "ROMFS is not enabled on this
+device" without ROMFS, and an image larger than the partition is refused
+here, before anything is written.
 --files copies the .mpy files to the board's filesystem instead (stock
 firmware; the firmware then needs a larger heap, see the README).
 
@@ -38,6 +41,19 @@ sys.path.insert(0, HERE)
 import host_run  # noqa: E402
 
 ROOT = host_run.ROOT
+PARTITIONS = os.path.join(HERE, "partitions-4MiB-romfs256.csv")
+
+
+def partitions(path=PARTITIONS):
+    """{name: (offset, size)} of a partition table CSV (ESP-IDF's format)."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            line = line.split("#")[0].strip()
+            if line:
+                cols = [c.strip() for c in line.split(",")]
+                out[cols[0]] = (int(cols[3], 0), int(cols[4], 0))
+    return out
 
 # Run on the board: removes what would shadow the ROMFS image, and the
 # reset count of safe mode.
@@ -72,7 +88,11 @@ def plan(port, work, config=None, files=False):
                           ":"])
     else:
         image = os.path.join(work, "romfs.img")
-        host_run.build_romfs(image, os.path.join(work, "tree"))
+        size = host_run.build_romfs(image, os.path.join(work, "tree"))
+        room = partitions()["romfs"][1]
+        if size > room:
+            sys.exit("deploy: the ROMFS image is %d bytes, the romfs partition of %s %d"
+                     % (size, os.path.basename(PARTITIONS), room))
         cmds.append(mp + ["romfs", "deploy", image])
         cmds.append(mp + ["run", shadows])
     cmds.append(mp + ["cp", os.path.join(ROOT, "boot.py"), os.path.join(ROOT, "main.py"), ":"])

@@ -45,6 +45,26 @@ def test_corrupt_config_falls_back_to_last_known_good():
         cleanup(p, lkg)
 
 
+def test_every_file_the_board_cannot_read_falls_back_with_its_reason():
+    # Not UTF-8, too large, nested past any config: each is refused with
+    # its reason, and the last known good runs (an outside campaign saw
+    # the first idle with an empty reason and the others exit).
+    lkg = write('sc_lkg_d.json', json.dumps(example()))
+    cases = ((b'{"site_id": "BTS-\xe9"}', 'not UTF-8'),
+             (b' ' * 20000, 'bytes: at most'),
+             (b'[' * 2000 + b']' * 2000, 'nested deeper'))
+    try:
+        for data, why in cases:
+            p = DIR + '/sc_cfg_d.json'
+            with open(p, 'wb') as f:
+                f.write(data)
+            cfg, warning = app.load_config(p, lkg)
+            assert cfg['site_id'] == 'BTS-0042' and why in warning, warning
+            assert 'config.json refused' in warning and 'sc_lkg_d.json' in warning
+    finally:
+        cleanup(lkg, DIR + '/sc_cfg_d.json')
+
+
 def test_no_valid_config_is_refused_with_the_primary_reason():
     p = write('sc_cfg_c.json', '{"site_id": "X", "buses": {}, "devices": []}')
     try:

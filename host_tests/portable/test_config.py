@@ -140,6 +140,64 @@ def test_bad_json_text():
     assert str(e) == '(top): must be a JSON object'
 
 
+def _write(path, chunks):
+    with open(path, 'wb') as f:
+        for c in chunks:
+            f.write(c)
+    return path
+
+
+def test_files_the_heap_cannot_take_are_refused_with_their_reason():
+    # Found by an outside campaign: these made the firmware exit with
+    # MemoryError, or idle with an empty reason and never try the last
+    # known good. Each is now a ConfigError that names what is wrong.
+    big = _write('/tmp/sc_big.json', [b' ' * 1024] * 1024)                 # 1 MB of spaces
+    e = raises(C.ConfigError, C.load, big)
+    assert str(e) == '(file): 1048576 bytes: at most %d' % C.MAX_BYTES
+    deep = _write('/tmp/sc_deep.json', [b'[' * 3000, b']' * 3000])
+    assert 'nested deeper than 8 levels' in str(raises(C.ConfigError, C.load, deep))
+    e = raises(C.ConfigError, C.loads, '{"a": ' * 1000 + '1' + '}' * 1000)
+    assert 'nested deeper' in str(e)
+    bad = _write('/tmp/sc_latin1.json', [b'{"site_id": "BTS-\xe9"}'])        # a Latin-1 byte
+    assert 'not UTF-8' in str(raises(C.ConfigError, C.load, bad))
+    utf16 = _write('/tmp/sc_utf16.json', [b'\xff\xfe{\x00}\x00'])
+    assert 'not UTF-8' in str(raises(C.ConfigError, C.load, utf16))
+    # A bracket inside a string is text, not nesting: the example with a
+    # site_id full of them is refused for its name, not its depth.
+    e = raises(C.ConfigError, C.loads, '{"site_id": "[[[[[[[[[[\\"{{{{{{{{{"}')
+    assert str(e).startswith('site_id: use 1..32 letters'), str(e)
+    import os
+    for p in (big, deep, bad, utf16):
+        os.remove(p)
+
+
+def test_too_many_devices_are_refused():
+    raw = ex()
+    d = raw['devices'][0]
+    raw['devices'] = []
+    for i in range(C.MAX_DEVICES + 1):
+        x = dict(d)
+        x['name'] = 'dev%d' % i
+        x['unit'] = 1 + i
+        raw['devices'].append(x)
+    assert refused(raw) == 'devices: 17 devices: at most 16 (the board\'s heap)'
+
+
+def test_a_wildcard_in_a_topic_we_publish_to_is_refused():
+    for k in ('prefix', 'ha_prefix'):
+        for w in ('sites/#', 'a+b'):
+            raw = ex()
+            raw['mqtt'][k] = w
+            assert refused(raw) == 'mqtt.%s: no MQTT wildcard (# or +) in a topic we publish to' % k
+
+
+def test_a_pin_used_twice_is_refused_input_or_output():
+    raw = ex()
+    raw['loads'] = [{'name': 'aircon', 'pin': 25}]
+    raw['safe_mode'] = {'pin': 25}
+    assert refused(raw) == 'safe_mode.pin: GPIO 25 is already loads[0].pin'
+
+
 def test_missing_file():
     e = raises(C.ConfigError, C.load, '/nonexistent/config.json')
     assert 'not found' in str(e)
@@ -407,7 +465,7 @@ def test_net_section_by_kind():
     assert n['ntp_host'] == 'pool.ntp.org' and n['ntp_s'] == 21600
     raw['net'] = {'kind': 'wlan'}
     assert refused(raw) == 'net.ssid: needed for kind wlan'
-    raw['net'] = {'kind': 'lan', 'mdc': 23, 'mdio': 18, 'power': 16, 'phy_addr': 1}
+    raw['net'] = {'kind': 'lan', 'mdc': 23, 'mdio': 18, 'power': 12, 'phy_addr': 1}
     assert C.validate(raw)['net']['phy'] == 'LAN8720'
     raw['net'] = {'kind': 'lan', 'phy': 'W5500', 'sck': 18, 'mosi': 23, 'miso': 19}
     assert refused(raw) == 'net.cs: needed for kind lan (W5500)'
@@ -420,3 +478,6 @@ def test_net_section_by_kind():
     assert refused(raw) == 'net.mdc: GPIO 4 is already buses.rs485.de'
     raw['net'] = {'kind': 'ppp', 'tx': 35, 'rx': 34, 'apn': 'internet'}
     assert refused(raw) == 'net.tx: GPIO 35 is input only on esp32'
+    # An output on a pin another part reads (the RS485 receive line, 16).
+    raw['net'] = {'kind': 'lan', 'mdc': 23, 'mdio': 18, 'power': 16}
+    assert refused(raw) == 'net.power: GPIO 16 is already buses.rs485.rx'
