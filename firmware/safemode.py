@@ -5,6 +5,8 @@
 #   (35733), then the auto key (35701), so the genset follows its own
 #   inputs and schedule;
 # - every load contactor closed: the loads on, as without a controller;
+# - the grid input closed, grid and MPPT charging allowed (dispatch's
+#   decision held at its safe values: the BMS still protects the cells);
 # - relay control: the starter off, the run/fuel hold per
 #   safe_mode.gen_relay ('off' stops a running set, 'run' keeps it).
 from firmware.compat import ticks_diff, ticks_add
@@ -21,6 +23,10 @@ class FailSafe:
         for i in range(len(sh.shed)):
             sh.shed[i] = False
             sh.forced[i] = False
+        d = app.dispatch.d
+        d.grid_on = True
+        d.grid_charge = True
+        d.pv_charge = True
         g = app.gen
         g.out_crank = False
         g.out_run = gen_relay == 'run'

@@ -278,6 +278,7 @@ def test_max_run_alarm_is_raised_once_and_cleared_by_its_ack():
     app.shedding.n_shed = 0
     app.warning = None
     app.actuator_faults = []
+    app.actuators = []
     app.net = Part()
     app.net.up = True
 
