@@ -32,6 +32,8 @@ class FailSafe:
         g.out_run = gen_relay == 'run'
         g.intents.clear()
         self.pins = [a for a in app.actuators if not isinstance(a, DseKeys)]
+        for a in self.pins:
+            a.blind = True      # the MPPTs' coils: no poll says they answer
         dse = [a for a in app.actuators if isinstance(a, DseKeys)]
         self.keys_act = dse[0] if dse else None
         self.keys = [KEY_TELE_CANCEL, KEY_AUTO] if dse else []

@@ -185,13 +185,14 @@ class MpptCoils:
         self.at = [None] * len(devs)      # ticks_ms of the last failed try
         self.failed = 0
         self.fault = False
+        self.blind = False      # safe mode: nothing is polled, write all the same
 
     def apply(self, now):
         on = self.d.pv_charge
         fault = False
         for i in range(len(self.devs)):
             dev = self.devs[i]
-            if self.state[i] is on or not dev.online:
+            if self.state[i] is on or not (dev.online or self.blind):
                 continue
             t = self.at[i]
             if t is not None and ticks_diff(now, t) < _COIL_RETRY_MS:
