@@ -17,7 +17,7 @@ TRIES = 5           # a key the module keeps refusing is given up, not sent fore
 
 class FailSafe:
     def __init__(self, app, gen_relay):
-        from firmware.hw.actuators import DseKeys, KEY_TELE_CANCEL, KEY_AUTO
+        from firmware.hw.actuators import DseKeys, MpptCoils, KEY_TELE_CANCEL, KEY_AUTO
         self.app = app
         sh = app.shedding
         for i in range(len(sh.shed)):
@@ -33,7 +33,8 @@ class FailSafe:
         g.intents.clear()
         self.pins = [a for a in app.actuators if not isinstance(a, DseKeys)]
         for a in self.pins:
-            a.blind = True      # the MPPTs' coils: no poll says they answer
+            if isinstance(a, MpptCoils):
+                a.blind = True      # no poll says they answer: write all the same
         dse = [a for a in app.actuators if isinstance(a, DseKeys)]
         self.keys_act = dse[0] if dse else None
         self.keys = [KEY_TELE_CANCEL, KEY_AUTO] if dse else []

@@ -1,7 +1,7 @@
-# The only place that acts on the cabinet: DSE control keys over Modbus,
-# the generator's relay contacts, the loads' and the grid input's
-# contactors on pins. Each
-# apply() turns the pure decisions into writes, and only on a change.
+# The only place that acts on the cabinet: DSE control keys and the MPPTs'
+# charging coils over Modbus, the generator's relay contacts, the loads' and
+# the grid input's contactors on pins. Each apply() turns the pure
+# decisions into writes, and only on a change.
 from firmware.compat import const, ticks_diff
 from firmware.bus_errors import BusError
 from firmware import generator as G
