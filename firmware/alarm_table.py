@@ -25,6 +25,8 @@ TABLE = (
     ('config_fallback', 'warning', False, 0, 0, 'running on the last good config'),
     # A contactor or relay the board refused at start cannot act at all.
     ('actuator_fault', 'critical', False, 0, 0, 'an output pin could not be driven'),
+    # A charger that refused its on/off coil is tried again every 10 s.
+    ('lever_fault', 'major', False, 0, 0, 'a charger refused its on/off switch'),
     ('safe_mode', 'critical', False, 0, 0, 'safe mode: nothing is controlled'),
     # NTP gets its first answer in seconds when the network is up.
     ('clock_not_set', 'major', False, 600, 0, 'clock not set: no TOU, quiet hours, exercise, commands'),

@@ -190,6 +190,11 @@ class App:
         al.set('load_shed', self.shedding.n_shed > 0, now, ts)
         al.set('config_fallback', self.warning is not None, now, ts)
         al.set('actuator_fault', len(self.actuator_faults) > 0, now, ts)
+        lf = False
+        for a in self.actuators:
+            if getattr(a, 'fault', False):
+                lf = True
+        al.set('lever_fault', lf, now, ts)
         al.set('clock_not_set', not clock.valid, now, ts)
         al.set('net_down', not self.net.up, now, ts)
 

@@ -148,6 +148,11 @@ _SCHEMA = (
     '@dispatch\n'
     'reserve_soc n 40 0..100\n'
     'grid_charge_soc n 80 0..100\n'
+    'grid_pin p null 0..48\n'            # the rectifiers' AC input contactor: follows grid_on
+    'grid_pin_active_high b true\n'      # pin level that closes it
+    'grid_charge_pin p null 0..48\n'     # rectifier charge enable: follows grid_charge
+    'grid_charge_pin_active_high b true\n'
+    'pv_charge_coil b true\n'            # EPEver MPPTs' charging off (coil 0) while the BMS forbids it
     'tou - -\n'
     '@dispatch.tou\n'
     'from s !\n'
@@ -491,6 +496,9 @@ def _pin_uses(cfg):
     yield 'generator.run_pin', g['run_pin'], True
     for i in range(len(cfg['loads'])):
         yield 'loads[%d].pin' % i, cfg['loads'][i]['pin'], True
+    d = cfg['dispatch']
+    yield 'dispatch.grid_pin', d['grid_pin'], True
+    yield 'dispatch.grid_charge_pin', d['grid_charge_pin'], True
     yield 'safe_mode.pin', cfg['safe_mode']['pin'], False
     n = cfg['net']
     if n['kind'] == 'lan':

@@ -46,6 +46,7 @@ class Decision:
         self.grid_on = True        # the grid rectifiers' contactor closed
         self.grid_charge = False   # the grid may charge the battery now
         self.charge_limit_a = None  # from the BMS, for the chargers
+        self.pv_charge = True      # the MPPTs may charge: no BMS forbids it
         self.tou = TOU_NONE
         self.reason = D_UNKNOWN
         self.on_battery = False    # no grid or generator could carry the site now
@@ -152,6 +153,9 @@ class Dispatch:
             else:
                 d.source, reason = SRC_NONE, D_NO_SOURCE
         d.reason = reason
+        # Unknown (no BMS word) leaves the MPPTs charging: their own
+        # voltage setpoints still bound the charge.
+        d.pv_charge = snap['batt_no_charge'] is not True
         # Shedding's question: could another source carry the site now? A
         # healthy grid can, even while dispatch lets the battery carry.
         d.on_battery = not gen_available and grid_ok is not True

@@ -58,8 +58,13 @@ ROWS = (
      _SAME_AS_START, None, None, True),
     (R_GRID, lambda s: None if s['grid_ok'] is None else s['grid_ok'] is False, _FLAG,
      None, None, 'grid_loss_start_s', 0, None, None, False),
-    (R_BMS, lambda s: s['batt_protect'], _FLAG, None, None, None, 0, None, None, True),
-    # No word from the BMS ends a cell-low run: it no longer asks for one.
+    # A protection that forbids charge (over-voltage, charging over-current
+    # or over-temperature: firmware/site.py) is no reason to charge.
+    (R_BMS, lambda s: s['batt_protect'] and s['batt_no_charge'] is not True
+     if s['batt_protect'] is not None else None, _FLAG, None, None, None, 0, None, None, True),
+    # batt_warn is a cell or pack LOW warning only (firmware/site.py): a high
+    # one forbids charge and must never start the diesel. No word from the
+    # BMS ends a cell-low run: it no longer asks for one.
     (R_BMS_WARN, lambda s: s['batt_warn'] is True, _FLAG, None, None, None, 0,
      'bms_min_run_s', lambda g: g['bms_warn_start'], True),
     # The charger's voltage alone keeps the battery known: no comm loss.

@@ -122,9 +122,16 @@ class Device:
     def write(self, addr, values):
         """FC16 write of `values` from `addr`. Returns None when done, or the
         error text; a write never raises into the control loop."""
+        return self._put(self.bus.write, addr, values)
+
+    def write_coil(self, addr, on):
+        """FC05 write of one coil; as write()."""
+        return self._put(self.bus.write_coil, addr, on)
+
+    def _put(self, fn, addr, v):
         self._pace()
         try:
-            self.bus.write(self.unit, addr, values)
+            fn(self.unit, addr, v)
             return None
         except BusError as e:
             self.n_err[e.kind] += 1

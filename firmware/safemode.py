@@ -5,6 +5,8 @@
 #   (35733), then the auto key (35701), so the genset follows its own
 #   inputs and schedule;
 # - every load contactor closed: the loads on, as without a controller;
+# - the grid input closed, grid and MPPT charging allowed (dispatch's
+#   decision held at its safe values: the BMS still protects the cells);
 # - relay control: the starter off, the run/fuel hold per
 #   safe_mode.gen_relay ('off' stops a running set, 'run' keeps it).
 from firmware.compat import ticks_diff, ticks_add
@@ -15,17 +17,24 @@ TRIES = 5           # a key the module keeps refusing is given up, not sent fore
 
 class FailSafe:
     def __init__(self, app, gen_relay):
-        from firmware.hw.actuators import DseKeys, KEY_TELE_CANCEL, KEY_AUTO
+        from firmware.hw.actuators import DseKeys, MpptCoils, KEY_TELE_CANCEL, KEY_AUTO
         self.app = app
         sh = app.shedding
         for i in range(len(sh.shed)):
             sh.shed[i] = False
             sh.forced[i] = False
+        d = app.dispatch.d
+        d.grid_on = True
+        d.grid_charge = True
+        d.pv_charge = True
         g = app.gen
         g.out_crank = False
         g.out_run = gen_relay == 'run'
         g.intents.clear()
         self.pins = [a for a in app.actuators if not isinstance(a, DseKeys)]
+        for a in self.pins:
+            if isinstance(a, MpptCoils):
+                a.blind = True      # no poll says they answer: write all the same
         dse = [a for a in app.actuators if isinstance(a, DseKeys)]
         self.keys_act = dse[0] if dse else None
         self.keys = [KEY_TELE_CANCEL, KEY_AUTO] if dse else []

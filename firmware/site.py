@@ -6,6 +6,20 @@
 # load_w is the DC load, measured by a load meter or derived from the DC
 # balance (load_derived True).
 
+from firmware.compat import const
+
+# PACE BMS Modbus protocol V1.3 (firmware/profiles/pace_bms.py), register 9
+# warning flags: bit 0 cell over-voltage, 1 cell under-voltage, 2 pack
+# over-voltage, 3 pack under-voltage, 8 charging high temperature; register
+# 10 protection flags: bits 0, 2 over-voltage, 4 charging over-current, 7
+# charger over-voltage, 8 charging over-temperature; register 11 status: bit
+# 10 the charge MOSFET on. Only a low warning asks for charge (a generator
+# start); the high ones, and a BMS that has opened its charge MOSFET, forbid it.
+_W_LOW = const(0x000A)
+_W_NO_CHARGE = const(0x0105)
+_P_NO_CHARGE = const(0x0195)
+_ST_CHG_MOS = const(0x0400)
+
 # A telecom rectifier's efficiency, AC in to DC out, for the DC balance.
 RECT_EFF = 0.95
 
@@ -18,7 +32,7 @@ _DSE_STATE = ('stopped', 'starting', 'warming', 'running', 'cooling',
 FIELDS = ('ts', 'pv_w', 'batt_v', 'batt_a', 'batt_w', 'batt_soc', 'batt_ah',
           'batt_protect', 'batt_warn', 'batt_src', 'load_w', 'load_derived',
           'grid_ok', 'grid_v', 'grid_w', 'gen_state', 'gen_w', 'gen_hz',
-          'fuel_pct')
+          'fuel_pct', 'batt_no_charge')
 
 # Grid counted healthy within these limits (a weak grid sags and drifts).
 GRID_V_MIN = 180.0
@@ -90,6 +104,7 @@ def update(snap, devices, ts):
     bms_ah = None
     protect = None
     warn = None
+    no_chg = None
     mppt_v = mppt_a = mppt_soc = None
     grid_w = None
     grid_v = None
@@ -139,7 +154,22 @@ def update(snap, devices, ts):
                 protect = bool(p) or bool(protect)
             w = v.get('warning')
             if w is not None:
-                warn = bool(w) or bool(warn)
+                warn = bool(w & _W_LOW) or bool(warn)
+            # Which of the pack's words forbid charge: PACE's flags, a
+            # Seplos's stated charge limit of 0 A.
+            nc = None
+            if w is not None:
+                nc = bool(w & _W_NO_CHARGE)
+            if p is not None and p & _P_NO_CHARGE:
+                nc = True
+            st = v.get('status')
+            if st is not None and not st & _ST_CHG_MOS:
+                nc = True
+            mc = v.get('max_chg_a')
+            if mc is not None:
+                nc = nc or mc == 0
+            if nc is not None:
+                no_chg = nc or bool(no_chg)
         elif k == 'meter':
             role = d.role or 'grid'
             if role == 'grid':
@@ -193,7 +223,8 @@ def update(snap, devices, ts):
     snap['batt_w'] = bv * ba if bv is not None and ba is not None else None
     snap['batt_ah'] = bms_ah
     snap['batt_protect'] = protect
-    snap['batt_warn'] = warn
+    snap['batt_warn'] = warn            # a warning that asks for charge
+    snap['batt_no_charge'] = no_chg     # the BMS forbids charging now
 
     # Grid: healthy when the grid meter sees voltage and frequency in range.
     snap['grid_w'] = grid_w

@@ -195,10 +195,12 @@ def control(cfg, faults):
     del cfg['devices']
     gc.collect()
     snap = site.new(devices)
-    dispatch = Dispatch(cfg.pop('dispatch'), cfg['utc_offset_min'],
+    dcfg = cfg.pop('dispatch')
+    dispatch = Dispatch(dcfg, cfg['utc_offset_min'],
                         [d.values for d in devices if d.kind == 'bms'])
     shedding = Shedding(cfg.pop('loads'))
-    acts = actuators.build(cfg, devices, gen, shedding, faults)
+    acts = actuators.build(cfg, devices, gen, shedding, faults, dcfg, dispatch.d)
+    del dcfg
     for f in faults:
         print('WARNING: cannot drive ' + f)
     alarms = Alarms(cfg.pop('alarms'), [d.name for d in devices])

@@ -96,6 +96,9 @@ def test_every_looking_command(site, micropython):
     assert "loads: 2, shed: -" in out and "console: locked" in out
     assert "dse keys: 0 sent, 0 failed; key flags telemetry path" in out, out
     assert "pv forecast: off (latitude, longitude)" in out, out
+    # The PACE states no charge current limit and the EPEver takes none over
+    # Modbus: status says the limit goes nowhere rather than pretend.
+    assert "charging: mppt on; bms charge limit -, not passed to any charger" in out, out
     assert status_field(out, "heap free") > 0
     assert t.cmd("s").count("site BTS-0042") == 1          # an alias
 

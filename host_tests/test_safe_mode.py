@@ -82,10 +82,22 @@ def test_boot_loop_gives_safe_mode_and_the_operator_keeps_the_site(tmp_path, mqt
 def test_pin_held_at_boot_gives_safe_mode(tmp_path, mqtt_site, monkeypatch):
     s = mqtt_site(start_hour=12.0)
     s.cfg["safe_mode"] = {"pin": 0}          # the BOOT key of ESP32 boards
+    # The grid input (active low) and its charge enable held on, the MPPT's
+    # charging coil (EPEver coil 0, left off before the reboot) set back on.
+    s.cfg["dispatch"] = {"grid_pin": 27, "grid_pin_active_high": False, "grid_charge_pin": 32}
+    s.cab.emu.set("charge_on", False, device="mppt1")
+    pins = tmp_path / "pins.log"
+    pins.write_text("")
+    monkeypatch.setenv("PINS_FILE", str(pins))
     monkeypatch.setenv("PINS_IN", "0=0")
     fw = s.start(flash=str(tmp_path / "flash"))
     assert fw.wait_for("SAFE MODE: GPIO 0 held low at boot", 60), "\n".join(fw.lines[-30:])
     s.op.take("sites/BTS-0042/alarms", lambda p: "safe_mode" in p, timeout=30)
+    deadline = time.time() + 20
+    while time.time() < deadline and s.cab.emu.state()["mppt_off"]:
+        time.sleep(0.2)
+    assert s.cab.emu.state()["mppt_off"] == 0
+    assert pins.read_text().split() == ["27", "0", "32", "1"]
 
 
 def test_config_is_last_known_good_only_after_healthy_running(tmp_path, mqtt_site):

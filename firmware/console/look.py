@@ -48,6 +48,13 @@ def c_status(con, args, text, now):
         SOURCE_NAMES[d.source], REASON_NAMES[d.reason], 'closed' if d.grid_on else 'open',
         ', on battery' if d.on_battery else '',
         ', tariff ' + TOU_NAMES[d.tou] if d.tou else ''))
+    from firmware.hw.actuators import MpptCoils
+    mp = [a for a in app.actuators if isinstance(a, MpptCoils)]
+    # No charger here takes an amps limit: the BMS's limit is only shown.
+    print('charging: mppt %s%s; bms charge limit %s, not passed to any charger' % (
+        ('on' if d.pv_charge else 'OFF (bms forbids)') if mp else 'not switched',
+        ', %d coil writes failed' % mp[0].failed if mp and mp[0].failed else '',
+        '-' if d.charge_limit_a is None else '%d A' % d.charge_limit_a))
     sh = app.shedding
     shed = [n for n, s in zip(sh.names, sh.shed) if s]
     print('loads: %d, shed: %s' % (len(sh.names), ', '.join(shed) if shed else '-'))

@@ -1,6 +1,7 @@
-# The only place that acts on the cabinet: DSE control keys over Modbus,
-# the generator's relay contacts and the loads' contactors on pins. Each
-# apply() turns the pure decisions into writes, and only on a change.
+# The only place that acts on the cabinet: DSE control keys and the MPPTs'
+# charging coils over Modbus, the generator's relay contacts, the loads' and
+# the grid input's contactors on pins. Each apply() turns the pure
+# decisions into writes, and only on a change.
 from firmware.compat import const, ticks_diff
 from firmware.bus_errors import BusError
 from firmware import generator as G
@@ -20,6 +21,13 @@ KEY_TELE_START = const(35732)
 KEY_TELE_CANCEL = const(35733)
 
 _FLAGS_RETRY_MS = const(60000)
+
+# EPEver Tracer coil 0x0000, "charging device on/off": 1 on, 0 off, FC05 to
+# write, FC01 to read (EPEver's LS-B/VS-B/Tracer-B/Tracer-A/iTracer/eTracer
+# Modbus register address list V2.5, "switch values"). Holding registers
+# 0x9000.. are voltages: a Tracer cannot be given a charge current limit.
+_COIL_CHARGE = const(0)
+_COIL_RETRY_MS = const(10000)
 
 
 def offers(flags, key):
@@ -137,7 +145,74 @@ class LoadContactors:
             self.pins[i].set(s.level(i))
 
 
-def build(cfg, devices, gen, shedding, faults):
+class GridPins:
+    """The rectifiers' AC input contactor (dispatch.grid_pin) follows
+    Decision.grid_on, their charge enable (dispatch.grid_charge_pin)
+    Decision.grid_charge. Each starts at its safe level, the grid closed
+    and charging, so that a reboot never drops the site off the grid;
+    without a charge pin the rectifiers charge whenever the input is
+    closed."""
+
+    def __init__(self, dcfg, decision):
+        self.d = decision
+        self.hi = dcfg['grid_pin_active_high']
+        self.chi = dcfg['grid_charge_pin_active_high']
+        p = dcfg['grid_pin']
+        self.inp = OutPin(p, 1 if self.hi else 0) if p is not None else None
+        p = dcfg['grid_charge_pin']
+        self.chg = OutPin(p, 1 if self.chi else 0) if p is not None else None
+
+    def apply(self, now):
+        d = self.d
+        if self.inp is not None:
+            self.inp.set(1 if d.grid_on == self.hi else 0)
+        if self.chg is not None:
+            self.chg.set(1 if d.grid_charge == self.chi else 0)
+
+
+class MpptCoils:
+    """The EPEver Tracers' charging on/off (coil 0) follows Decision.pv_charge:
+    written when it differs from what the coil was last read back as (so
+    once at every start: a restart re-asserts it), then read back. A write
+    the device refuses, or a read-back that disagrees, is tried again
+    every _COIL_RETRY_MS while `fault` holds (alarm lever_fault). An
+    offline unit waits for its return."""
+
+    def __init__(self, devs, decision):
+        self.devs = devs
+        self.d = decision
+        self.state = [None] * len(devs)   # the coil as last read back
+        self.at = [None] * len(devs)      # ticks_ms of the last failed try
+        self.failed = 0
+        self.fault = False
+        self.blind = False      # safe mode: nothing is polled, write all the same
+
+    def apply(self, now):
+        on = self.d.pv_charge
+        fault = False
+        for i in range(len(self.devs)):
+            dev = self.devs[i]
+            if self.state[i] is on or not (dev.online or self.blind):
+                continue
+            t = self.at[i]
+            if t is not None and ticks_diff(now, t) < _COIL_RETRY_MS:
+                fault = True
+                continue
+            if dev.write_coil(_COIL_CHARGE, on) is None:
+                try:
+                    if (dev.request(1, _COIL_CHARGE, 1)[0] & 1 == 1) is on:
+                        self.state[i] = on
+                        self.at[i] = None
+                        continue
+                except BusError:
+                    pass
+            self.failed += 1
+            self.at[i] = now
+            fault = True
+        self.fault = fault
+
+
+def build(cfg, devices, gen, shedding, faults, dcfg, decision):
     """The actuators the config names. One whose pin the board refuses
     (ValueError, OSError) is left out and named in `faults`: the rest of
     the controller still runs, and the alarm says what cannot act."""
@@ -151,6 +226,12 @@ def build(cfg, devices, gen, shedding, faults):
         _add(acts, faults, 'generator relays', GenRelays, g, gen)
     if shedding.loads:
         _add(acts, faults, 'load contactors', LoadContactors, shedding)
+    if dcfg['pv_charge_coil']:
+        mppts = [d for d in devices if d.profile_name == 'epever_tracer']
+        if mppts:
+            acts.append(MpptCoils(mppts, decision))
+    if dcfg['grid_pin'] is not None or dcfg['grid_charge_pin'] is not None:
+        _add(acts, faults, 'grid input', GridPins, dcfg, decision)
     return acts
 
 

@@ -64,12 +64,21 @@ class TcpBus:
 
     def read(self, unit, fc, start, count):
         fn = self._fn
-        pdu = fn.read_holding_registers(start, count) if fc == 3 else \
-            fn.read_input_registers(start, count)
+        if fc == 1:
+            pdu = fn.read_coils(start, count)
+        else:
+            pdu = fn.read_holding_registers(start, count) if fc == 3 else \
+                fn.read_input_registers(start, count)
         data = self._transact(pdu, unit, True)
-        if len(data) != 2 * count:
+        if len(data) != ((count + 7) // 8 if fc == 1 else 2 * count):
             raise BusError(FRAME, '%d bytes for %d registers' % (len(data), count))
         return data
+
+    def write_coil(self, unit, addr, on):
+        data = self._transact(self._fn.write_single_coil(addr, bool(on)), unit, False)
+        if len(data) != 4:
+            raise BusError(FRAME, 'coil echo does not match')
+        return True
 
     def write(self, unit, addr, values):
         data = self._transact(self._fn.write_multiple_registers(addr, values, False), unit, False)

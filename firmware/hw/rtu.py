@@ -266,7 +266,7 @@ class RtuBus:
     def read(self, unit, fc, start, count):
         """The data bytes of a register read: a view valid until the next
         request on this bus."""
-        if fc != 3 and fc != 4:
+        if fc != 3 and fc != 4 and fc != 1:
             raise BusError(EXCEPTION, 'function %d not supported' % fc)
         pdu = self._pdu
         pdu[0] = fc
@@ -274,10 +274,24 @@ class RtuBus:
         pdu[2] = start & 0xFF
         pdu[3] = count >> 8
         pdu[4] = count & 0xFF
-        data = self._transact(pdu, unit, True, 5 + 2 * count)
-        if len(data) != 2 * count:
+        n = (count + 7) // 8 if fc == 1 else 2 * count    # FC01: coils, 8 a byte
+        data = self._transact(pdu, unit, True, 5 + n)
+        if len(data) != n:
             raise BusError(FRAME, '%d bytes for %d registers' % (len(data), count))
         return data
+
+    def write_coil(self, unit, addr, on):
+        """FC 05: one coil on (0xFF00) or off (0x0000); the answer echoes it."""
+        pdu = self._pdu
+        pdu[0] = 5
+        pdu[1] = addr >> 8
+        pdu[2] = addr & 0xFF
+        pdu[3] = 0xFF if on else 0
+        pdu[4] = 0
+        data = self._transact(pdu, unit, False, 8)
+        if len(data) != 4 or ((data[0] << 8) | data[1]) != addr or data[2] != (0xFF if on else 0):
+            raise BusError(FRAME, 'coil echo does not match')
+        return True
 
     def write(self, unit, addr, values):
         """FC 16: write `values` (unsigned 16-bit) from register `addr`."""

@@ -296,7 +296,10 @@ def test_section_defaults_and_their_types():
     assert same(cfg['alarms'], {'batt_low_soc': 30, 'batt_crit_soc': 15, 'batt_low_v': 46.5,
                                 'batt_crit_v': 45.0, 'batt_temp_c': 45, 'delay_s': 10})
     assert same(cfg['console'], {'enabled': True, 'pin': None, 'timeout_s': 300})
-    assert same(cfg['dispatch'], {'reserve_soc': 40, 'grid_charge_soc': 80, 'tou': []})
+    assert same(cfg['dispatch'], {'reserve_soc': 40, 'grid_charge_soc': 80, 'tou': [],
+                                  'grid_pin': None, 'grid_pin_active_high': True,
+                                  'grid_charge_pin': None, 'grid_charge_pin_active_high': True,
+                                  'pv_charge_coil': True})
     assert same(cfg['buses']['rs485'], {'uart': 2, 'baud': 9600, 'bits': 8, 'parity': 'none', 'stop': 1,
                                         'tx': 17, 'rx': 16, 'de': 4, 'timeout_ms': 300, 'kind': 'uart'})
     assert same(cfg['buses']['gw'], {'host': '127.0.0.1', 'port': 5020, 'baud': 9600, 'timeout_ms': 500,
@@ -312,7 +315,9 @@ def test_unknown_key_lists_every_key_in_schema_order():
             (('buses', 'rs485'), 'buses.rs485.pol_s: unknown key (allowed: uart, baud, bits, parity, '
                                  'stop, tx, rx, de, timeout_ms, kind)'),
             (('buses', 'gw'), 'buses.gw.pol_s: unknown key (allowed: host, port, baud, timeout_ms, kind)'),
-            (('dispatch',), 'dispatch.pol_s: unknown key (allowed: reserve_soc, grid_charge_soc, tou)'),
+            (('dispatch',), 'dispatch.pol_s: unknown key (allowed: reserve_soc, grid_charge_soc, grid_pin, '
+                                         'grid_pin_active_high, grid_charge_pin, '
+                                         'grid_charge_pin_active_high, pv_charge_coil, tou)'),
             (('generator',), 'generator.pol_s: unknown key (allowed: control, device, relay_pin, run_pin, '
                              'mode, start_soc, stop_soc, start_v, stop_v, start_load_w, stop_load_w, '
                              'start_delay_s, min_run_s, warmup_s, cooldown_s, crank_attempts, crank_s, '
@@ -405,6 +410,8 @@ def with_pins(board=None, **where):
     for key, pin in where.items():
         if key == 'load':
             raw['loads'] = [{'name': 'aircon', 'pin': pin}]
+        elif key.startswith('grid'):
+            raw.setdefault('dispatch', {})[key] = pin
         elif key in ('tx', 'rx', 'de'):
             raw['buses']['rs485'][key] = pin
         else:
@@ -427,7 +434,11 @@ def test_pins_the_board_cannot_drive_are_refused_by_key():
             (with_pins(relay_pin=24), 'generator.relay_pin: GPIO 24 is not usable on esp32 '
                                       '(flash, PSRAM or no such pin)'),
             (with_pins(run_pin=5), 'generator.run_pin: GPIO 5 is already generator.relay_pin'),
-            (with_pins(load=4), 'loads[0].pin: GPIO 4 is already buses.rs485.de')):
+            (with_pins(load=4), 'loads[0].pin: GPIO 4 is already buses.rs485.de'),
+            (with_pins(grid_pin=36), 'dispatch.grid_pin: GPIO 36 is input only on esp32'),
+            (with_pins(grid_pin=25, grid_charge_pin=25),
+             'dispatch.grid_charge_pin: GPIO 25 is already dispatch.grid_pin'),
+            (with_pins(grid_pin=17), 'dispatch.grid_pin: GPIO 17 is already buses.rs485.tx')):
         assert refused(raw) == msg, refused(raw)
     raw = with_pins('esp32s3', load=33, tx=43, rx=44, de=2)
     assert refused(raw) == 'loads[0].pin: GPIO 33 is not usable on esp32s3 (flash, PSRAM or no such pin)'

@@ -114,3 +114,14 @@ def test_tick_allocates_nothing():
         for _ in range(n):
             dp.tick(T0, s, False)
     assert_no_alloc(ticks, 100)
+
+
+def test_pv_charge_follows_the_bms():
+    # The MPPTs' charging (firmware/hw/actuators.py, EPEver coil 0) stops
+    # when the BMS forbids charge and comes back when it allows it; no
+    # word from the BMS leaves it on.
+    dp = make()
+    assert dp.tick(T0, snap(batt_no_charge=True), False).pv_charge is False
+    assert dp.tick(T0, snap(batt_no_charge=False), False).pv_charge is True
+    assert dp.tick(T0, snap(batt_no_charge=True), False).pv_charge is False
+    assert dp.tick(T0, snap(batt_no_charge=None), False).pv_charge is True

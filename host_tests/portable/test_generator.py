@@ -60,6 +60,17 @@ def test_bms_protection_starts_at_once():
     assert s.g.state_name in ('cranking', 'warmup') and s.g.run_reasons == R.R_BMS
 
 
+def test_a_protection_that_forbids_charge_starts_nothing():
+    # A cell over-voltage protection at full charge (PACE protection flag
+    # bit 0, firmware/site.py sets batt_no_charge): charging would push the
+    # cells further over.
+    s = Sim(obey=True)
+    s.step(5, batt_protect=True, batt_no_charge=True)
+    assert s.g.state_name == 'standby' and s.sent == []
+    s.step(1, batt_protect=True, batt_no_charge=False)     # an under-voltage one
+    assert s.g.state_name in ('cranking', 'warmup') and s.g.run_reasons == R.R_BMS
+
+
 def test_bms_cell_low_warning_starts_with_a_minimum_run():
     s = Sim(obey=True, bms_min_run_s=3600, min_run_s=60)
     s.step(1, batt_warn=True)
@@ -278,6 +289,7 @@ def test_max_run_alarm_is_raised_once_and_cleared_by_its_ack():
     app.shedding.n_shed = 0
     app.warning = None
     app.actuator_faults = []
+    app.actuators = []
     app.net = Part()
     app.net.up = True
 

@@ -134,3 +134,43 @@ def test_per_device_values_and_online_flags_ride_along():
     site.update(s, [d], 1)
     assert s['dev']['b']['online'] is True and s['dev']['b']['soc'] == 55
     assert s['batt_soc'] == 55
+
+
+# PACE BMS Modbus protocol V1.3 (PACE-BMS-Modbus-Protocol-for-RS485-V1.3,
+# 2017-06-27, as tabulated by syssi/esphome-pace-bms): register 9 warning
+# flags bit 0 cell over-voltage, 1 cell under-voltage, 2 pack over-voltage,
+# 3 pack under-voltage, 8 charging high temperature, 15 SOC low; register 11
+# status bit 10 the charge MOSFET on.
+PACE_OK = {'voltage_v': 55.0, 'current_a': 2.0, 'soc': 99, 'protection': 0, 'status': 1 << 10}
+
+
+def test_only_a_low_warning_asks_for_charge():
+    for bits, asks in ((1 << 0, False), (1 << 2, False), (1 << 8, False), (1 << 15, False),
+                       (1 << 1, True), (1 << 3, True), ((1 << 0) | (1 << 1), True)):
+        s = snap([D('b1', 'pace_bms', dict(PACE_OK, warning=bits))])
+        assert s['batt_warn'] is asks, bits
+
+
+def test_high_warnings_a_closed_charge_mosfet_and_a_zero_limit_forbid_charge():
+    ok = snap([D('b1', 'pace_bms', dict(PACE_OK, warning=0))])
+    assert ok['batt_no_charge'] is False
+    for bits in (1 << 0, 1 << 2, 1 << 8):
+        s = snap([D('b1', 'pace_bms', dict(PACE_OK, warning=bits))])
+        assert s['batt_no_charge'] is True, bits
+    low = snap([D('b1', 'pace_bms', dict(PACE_OK, warning=1 << 1))])
+    assert low['batt_no_charge'] is False           # a low cell wants charge
+    mos = snap([D('b1', 'pace_bms', dict(PACE_OK, warning=0, status=0))])
+    assert mos['batt_no_charge'] is True
+    prot = snap([D('b1', 'pace_bms', dict(PACE_OK, warning=0, protection=1))])
+    assert prot['batt_no_charge'] is True
+    # One pack of two forbidding is enough: they share the bus bar.
+    two = snap([D('b1', 'pace_bms', dict(PACE_OK, warning=0)),
+                D('b2', 'pace_bms', dict(PACE_OK, warning=1))])
+    assert two['batt_no_charge'] is True
+    sep = snap([D('s', 'seplos_v3', {'voltage_v': 53.0, 'current_a': 0.0, 'soc': 99,
+                                     'max_chg_a': 0, 'max_dis_a': 100})])
+    assert sep['batt_no_charge'] is True
+    sep = snap([D('s', 'seplos_v3', {'voltage_v': 53.0, 'current_a': 0.0, 'soc': 90,
+                                     'max_chg_a': 50, 'max_dis_a': 100})])
+    assert sep['batt_no_charge'] is False
+    assert snap([D('b1', 'pace_bms', {}, online=False)])['batt_no_charge'] is None

@@ -65,6 +65,13 @@ class Model:
         self._t_ref = self.t
         self.soc = 80.0
         self.grid_ok = True
+        # The controller's levers (issue 12 A): the rectifiers' AC input
+        # contactor and their charge enable (the test wires them from the
+        # pin twin through "set"), and how many MPPTs have their charging
+        # switched off by coil 0 (emulator/devices/epever_tracer.py).
+        self.grid_input = True
+        self.grid_charge = True
+        self.mppt_off = 0
         self.fuel_l = 0.7 * self.p["tank_l"]
         self.load_override_w = None
         self.gen = Genset(self)
@@ -185,7 +192,9 @@ class Model:
             self.gen._evaluate()
         if self.gen.carrying:
             self.source = "gen"
-        elif self.grid_ok:
+        elif self.grid_ok and self.grid_input:
+            # The grid meter sits before the input contactor: with it open
+            # the meter still sees the grid's voltage, and 0 W.
             self.source = "grid"
         else:
             self.source = None
@@ -194,9 +203,14 @@ class Model:
         load = self.load_override_w if self.load_override_w is not None else self.load_profile_w()
         self.load_w = max(0.0, float(load))
         charge_cap_w = self.charge_limit_a() * v
-        mppt_avail = self.pv_avail_w * p["mppt_eff"]
+        # An MPPT whose charging is off gives nothing: the Tracer's only
+        # output is the battery bus, so its charger off is the panels off.
+        n = max(1, self.n_mppt)
+        mppt_avail = self.pv_avail_w * p["mppt_eff"] * max(0, n - self.mppt_off) / n
+        # Charging inhibited, the grid's rectifiers carry only the load.
+        rect_cap_w = charge_cap_w if self.source != "grid" or self.grid_charge else 0.0
         if self.source:
-            rect = min(p["rect_max_w"], max(0.0, self.load_w + charge_cap_w - mppt_avail))
+            rect = min(p["rect_max_w"], max(0.0, self.load_w + rect_cap_w - mppt_avail))
         else:
             rect = 0.0
         # PV first; it is curtailed when the battery cannot take the surplus.
@@ -245,6 +259,8 @@ class Model:
             return
         elif key == "grid_ok":
             self.grid_ok = bool(value)
+        elif key in ("grid_input", "grid_charge"):
+            setattr(self, key, bool(value))
         elif key == "load_w":
             self.load_override_w = None if value is None else float(value)
         elif key == "gen_mode":
@@ -277,6 +293,8 @@ class Model:
             "load_dropped": self.load_dropped, "load_override_w": self.load_override_w,
             "rect_dc_w": r(self.rect_dc_w), "rect_ac_w": r(self.rect_ac_w),
             "source": self.source, "grid_ok": self.grid_ok, "grid_ac_w": r(self.grid_ac_w),
+            "grid_input": self.grid_input, "grid_charge": self.grid_charge,
+            "mppt_off": self.mppt_off,
             "ambient_c": r(self.ambient_c()),
             "fuel_pct": r(100.0 * self.fuel_l / self.p["tank_l"]), "fuel_l": r(self.fuel_l),
             "gen": {

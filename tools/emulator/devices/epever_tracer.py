@@ -14,6 +14,7 @@ class EpeverTracer(Device):
     MAIN_FC = 4
     ANSWER_DELAY_MS = 15
     PARAMS = dict(Device.PARAMS, load_on=("load_on", bool),
+                  coil_refuse=("coil_refuse", bool),   # coil 0 writes answer exception 4
                   charger_fault=("fault_bits", bits16))  # bits OR'd into 0x3201
     POINT_VALUES = {
         "pv_v": "pv_v", "pv_a": "pv_a", "pv_w": "pv_w", "batt_v": "batt_v",
@@ -41,6 +42,8 @@ class EpeverTracer(Device):
         super().__init__(emu, cfg)
         self.stored = dict(self.SETTINGS)
         self.load_on = True
+        self.charge_on = True    # coil 0: charging device on/off
+        self.coil_refuse = False
         self.fault_bits = 0  # OR'd into 0x3201 (set via "charger_fault")
 
     def snapshot(self):
@@ -89,6 +92,15 @@ class EpeverTracer(Device):
                 "energy_total_kwh": m.pv_total_kwh / n * m.p["mppt_eff"],
                 "net_batt_a": charge_a - load_a}
 
+    def set_param(self, key, value):
+        if key != "charge_on":  # coil 0, also scripted: a unit power-cycled back on
+            return super().set_param(key, value)
+        self.charge_on = bool(value)
+        m = self.model
+        m.mppt_off = sum(1 for d in self.emu.devices.values()
+                         if isinstance(d, EpeverTracer) and not d.charge_on)
+        m._step(0.0)
+
     def tables(self):
         s, inp = self.snapshot(), {}
         put(inp, 0x3000, U16, 150, 0.01)                       # rated PV volts
@@ -116,12 +128,17 @@ class EpeverTracer(Device):
         hold[0x9013] = int(t % 60) | (int(t // 60 % 60) << 8)
         hold[0x9014] = int(t // 3600 % 24) | ((1 + day % 28) << 8)
         hold[0x9015] = (1 + day // 28 % 12) | (25 << 8)
-        coil = {0x0000: 1, 0x0001: 0, 0x0002: 1 if self.load_on else 0, 0x0003: 1}
+        coil = {0x0000: 1 if self.charge_on else 0, 0x0001: 0, 0x0002: 1 if self.load_on else 0, 0x0003: 1}
         tables.update(holding=hold, coil=coil)
         return tables
 
     def write(self, fc, addr, values):
         if fc in (5, 15):
+            if addr == 0x0000 and len(values) == 1:
+                if self.coil_refuse:
+                    return ExcCodes.DEVICE_FAILURE, "charging coil refused"
+                self.set_param("charge_on", values[0])
+                return None, "charging %s" % ("on" if self.charge_on else "off")
             if addr == 0x0002 and len(values) == 1:
                 self.load_on = bool(values[0])
                 return None, "load %s" % ("on" if self.load_on else "off")
