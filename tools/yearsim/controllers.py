@@ -111,6 +111,9 @@ class Baseline:
 
 def baselines(sc):
     """The scenario's baselines (diesel 24/7, load following, cycle charging)."""
+    if not sc['site'].get('genset'):
+        # No diesel: the one baseline is a plain rectifier, grid first.
+        return [Baseline('grid_first', 0, 101, False)]
     bl = sc.get('baselines', {})
     w = bl.get('warmup_min', 1)
     lf = bl.get('load_following', [20, 25])

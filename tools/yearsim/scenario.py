@@ -6,6 +6,7 @@
 import copy
 import json
 import os
+import warnings
 
 import numpy as np
 
@@ -65,8 +66,11 @@ def _clear_sky_pv(site, minutes, rng):
     pv = site['pv']
     loc = pvlib.location.Location(site['lat'], site['lon'], altitude=site.get('altitude', 0))
     times = pd.date_range('2026-01-01 00:00', periods=minutes, freq='1min', tz='UTC')
-    cs = loc.get_clearsky(times, model='ineichen')
-    sol = loc.get_solarposition(times)
+    with warnings.catch_warnings():     # pvlib's own use of pandas names pandas deprecates
+        warnings.simplefilter('ignore', FutureWarning)
+        warnings.simplefilter('ignore', DeprecationWarning)
+        cs = loc.get_clearsky(times, model='ineichen')
+        sol = loc.get_solarposition(times)
     tilt = pv.get('tilt', abs(site['lat']))
     az = 180 if site['lat'] >= 0 else 0
     poa = pvlib.irradiance.get_total_irradiance(tilt, az, sol['apparent_zenith'],
