@@ -163,5 +163,5 @@ class Site:
         self.rect_eff = s.get('rectifier_eff', 0.95)
         # The genset feeds the bus through the rectifier: the smaller limit wins.
         self.gen_cap = min(self.rect_kw, self.gen.rated * self.rect_eff) if self.gen else 0.0
-        self.has_grid = bool(s.get('grid'))
+        self.has_grid = s.get('grid') is not None     # {}: a grid that never fails
         self.critical = s['load'].get('critical_fraction', 1.0)

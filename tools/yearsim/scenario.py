@@ -103,7 +103,7 @@ def _grid(site, minutes, rng):
     """Grid up (bool) per minute: absent, always up, or daily outages of a
     seeded start and length."""
     g = site.get('grid')
-    if not g:
+    if g is None:
         return np.zeros(minutes, dtype=bool)
     up = np.ones(minutes, dtype=bool)
     o = g.get('outages')
