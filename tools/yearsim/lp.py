@@ -2,7 +2,8 @@
 # program (scipy's HiGHS) over the site model with only the genset's on/off
 # and its start cost relaxed. Why it stays a bound:
 # - the on-variable u is continuous in 0..1 but keeps the fuel curve's fixed
-#   part (F0 * rated * u) and the minimum load (out >= min * u), so every
+#   part (F0 * rated * u), the minimum load (out >= min * u) and the most the
+#   genset can give through the rectifier (out <= top * u), so every
 #   minute of a run maps to a feasible point (u = 1 when carrying; a warm-up
 #   or cool-down minute maps to u = 0 and costs the LP nothing);
 # - the charge taper is dropped (only the C-rate stays), the battery may
@@ -76,7 +77,11 @@ def bound(sc, prof, minutes=None, step_min=60):
     lo = np.zeros((_NV, T))
     hi = np.zeros((_NV, T))
     hi[PV] = pv
-    hi[GAC] = min(rated, rect / eff) if g else 0.0
+    # The most the genset ever gives in the model: the rectifier's limit
+    # (or its rating), never under its minimum load. Tying out to this
+    # times u (not rated * u) is still valid at u = 1 and tighter.
+    top = max(min(rated, rect / eff), mn)
+    hi[GAC] = top if g else 0.0
     hi[U] = 1.0 if g else 0.0
     hi[GDC] = rect
     hi[GRID] = rect * up
@@ -111,7 +116,7 @@ def bound(sc, prof, minutes=None, step_min=60):
     # Inequalities: out <= rated*u, min*u <= out, DC <= eff*AC, rectifier.
     rows = [t, t, T + t, T + t, 2 * T + t, 2 * T + t, 3 * T + t, 3 * T + t]
     cols = [col(GAC), col(U), col(U), col(GAC), col(GDC), col(GAC), col(GDC), col(GRID)]
-    vals = [one, -rated * one, mn * one, -one, one, -eff * one, one, one]
+    vals = [one, -top * one, mn * one, -one, one, -eff * one, one, one]
     a_ub = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                              shape=(4 * T, _NV * T))
     b_ub = np.concatenate([np.zeros(3 * T), rect * one])
