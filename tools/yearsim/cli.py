@@ -118,7 +118,10 @@ def _section(r):
              'as `firmware.config.validate` fills them): `%s`' % json.dumps(r['firmware_section']),
              '', 'Effective generator keys: `%s`' % json.dumps(fw['config']), '',
              'Variants (merged over the scenario): `%s`' % json.dumps(r['variants']), '']
-    lines += report.kpi_table(r['runs'], b)
+    lines += report.kpi_table(r['runs'], b, r['grid_only_cost'] is None)
+    if r['grid_only_cost'] is not None:
+        lines += ['', 'With a grid the LP minimises cost (litres x diesel price + grid cost + '
+                  'unserved energy x its value): compare costs; its litres are not a bound.']
     lines += ['', 'LP bound: %d steps of %d min, solved in %.1f s; its PV used %.0f kWh.' % (
         b['steps'], b['step_min'], b['wall_s'], b['pv_used_kwh']), '']
     if fw.get('fw_counter_l') is not None and fw['fuel_l'] > 0:

@@ -62,7 +62,7 @@ def _month_of_minute(n):
 
 def plot_week(trace, start_day, path, title):
     a = start_day * 1440
-    b = a + 7 * 1440
+    b = min(a + 7 * 1440, len(trace['soc']))     # a run shorter than a week: all of it
     x = np.arange(b - a) / 1440.0 + start_day
     fig, ax = plt.subplots(figsize=(11, 4.5))
     for key, lab in (('load', 'load'), ('pv', 'PV used'), ('gen', 'genset (DC)'),
@@ -121,14 +121,16 @@ def _f(v, nd=1):
     return ('%.' + str(nd) + 'f') % v
 
 
-def kpi_table(rows, bound):
-    """rows: KPI dicts; bound: the LP's result. Markdown lines."""
+def kpi_table(rows, bound, litres_bound=True):
+    """rows: KPI dicts; bound: the LP's result. Markdown lines. With a grid
+    the LP minimises cost, so its litres bound nothing: litres_bound False."""
     head = ('| run | litres | x LP litres | cost | x LP cost | gen h | starts | unserved crit kWh '
             '| unserved non-crit kWh | PV curtailed kWh | renewable fraction | self-consumption '
             '| battery throughput kWh | CO2 kg | grid cost |')
     out = [head, '|' + '---|' * 15]
     for k in rows:
-        xl = k['fuel_l'] / bound['fuel_l'] if bound['fuel_l'] > 1e-9 else float('nan')
+        xl = k['fuel_l'] / bound['fuel_l'] if litres_bound and bound['fuel_l'] > 1e-9 \
+            else float('nan')
         xc = k['cost'] / bound['cost'] if bound['cost'] > 1e-9 else float('nan')
         out.append('| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |' % (
             k['name'], _f(k['fuel_l']), _f(xl, 3), _f(k['cost']), _f(xc, 3), _f(k['gen_h']),
