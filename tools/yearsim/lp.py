@@ -44,90 +44,116 @@ def _blocks(a, m, how):
     return r.min(axis=1) if how == 'min' else r.mean(axis=1)
 
 
+class _P:
+    """The site's numbers the LP needs, genset figures 0 when there is none."""
+
+    def __init__(self, sc):
+        s = sc['site']
+        b = s['battery']
+        g = s.get('genset') or {}
+        self.has_gen = bool(g)
+        self.crit = s['load'].get('critical_fraction', 1.0)
+        self.eff = s.get('rectifier_eff', 0.95)
+        self.rect = s['rectifier_kw']
+        self.kwh = b['kwh']
+        self.eta_c = b.get('eta_charge', 0.96)
+        self.eta_d = b.get('eta_discharge', 0.96)
+        self.p_chg = b.get('c_charge', 0.5) * self.kwh
+        self.p_dis = b.get('c_discharge', 0.5) * self.kwh
+        self.e_min = b.get('min_soc', 5.0) / 100.0 * self.kwh
+        self.e0 = b.get('soc0', 60.0) / 100.0 * self.kwh
+        self.rated = g.get('rated_kw', 0.0)
+        self.f0 = g.get('f0', 0.08415)
+        self.f1 = g.get('f1', 0.246)
+        self.mn = g.get('min_load', 0.3) * self.rated
+        # The most the genset ever gives in the model: the rectifier's limit
+        # (or its rating), never under its minimum load. Tying out to this
+        # times u (not rated * u) is still exact at u = 1 and tighter.
+        self.top = max(min(self.rated, self.rect / self.eff), self.mn)
+        self.fp, self.vc, self.vn = prices(sc)
+
+
+def _box(p, pv, load, up):
+    lo = np.zeros((_NV, len(pv)))
+    hi = np.zeros((_NV, len(pv)))
+    hi[PV] = pv
+    hi[GAC] = p.top
+    hi[U] = 1.0 if p.has_gen else 0.0
+    hi[GDC] = p.rect
+    hi[GRID] = p.rect * up
+    hi[CHG] = p.p_chg
+    hi[DIS] = p.p_dis
+    hi[UNC] = load
+    hi[UNN] = load * (1.0 - p.crit)
+    lo[E] = p.e_min
+    hi[E] = p.kwh
+    return np.stack([lo.ravel(), hi.ravel()], axis=1)
+
+
+def _costs(p, price, h):
+    c = np.zeros((_NV, len(price)))
+    c[U] = h * p.fp * p.f0 * p.rated
+    c[GAC] = h * p.fp * p.f1
+    c[GRID] = h * price / p.eff
+    c[UNC] = h * p.vc
+    c[UNN] = h * p.vn
+    return c.ravel()
+
+
+def _matrix(rows, cols, vals, n_rows, T):
+    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(n_rows, _NV * T))
+
+
+def _equalities(p, load, h):
+    """The bus balance of each block, then the battery's energy."""
+    T = len(load)
+    t = np.arange(T)
+    one = np.ones(T)
+    rows = [t] * 7 + [T + t, T + t, T + t, T + t[1:]]
+    cols = [PV * T + t, GDC * T + t, GRID * T + t, DIS * T + t, CHG * T + t, UNC * T + t,
+            UNN * T + t, E * T + t, CHG * T + t, DIS * T + t, E * T + t[:-1]]
+    vals = [one, one, one, one, -one, one, one,
+            one, -h * p.eta_c * one, h / p.eta_d * one, -one[1:]]
+    b_eq = np.concatenate([load, np.zeros(T)])
+    b_eq[T] = p.e0
+    return _matrix(rows, cols, vals, 2 * T, T), b_eq
+
+
+def _inequalities(p, T):
+    """out <= top * u, min * u <= out, DC <= eff * AC, grid + genset <= rectifier."""
+    t = np.arange(T)
+    one = np.ones(T)
+    rows = [t, t, T + t, T + t, 2 * T + t, 2 * T + t, 3 * T + t, 3 * T + t]
+    cols = [GAC * T + t, U * T + t, U * T + t, GAC * T + t, GDC * T + t, GAC * T + t,
+            GDC * T + t, GRID * T + t]
+    vals = [one, -p.top * one, p.mn * one, -one, one, -p.eff * one, one, one]
+    b_ub = np.concatenate([np.zeros(3 * T), p.rect * one])
+    return _matrix(rows, cols, vals, 4 * T, T), b_ub
+
+
 def bound(sc, prof, minutes=None, step_min=60):
     """Solve the LP on blocks of step_min minutes; returns a dict with the
     bound (cost), its litres, grid cost and unserved energy."""
     n = prof['minutes'] if minutes is None else minutes
     if n % step_min:
         raise ValueError('the run (%d min) must be whole steps of %d min' % (n, step_min))
-    s = sc['site']
-    b = s['battery']
-    g = s.get('genset')
+    p = _P(sc)
     h = step_min / 60.0
     pv = _blocks(prof['pv_kw'][:n], step_min, 'mean')
     load = _blocks(prof['load_kw'][:n], step_min, 'mean')
     up = _blocks(prof['grid_up'][:n], step_min, 'mean')
     price = _blocks(prof['price'][:n], step_min, 'min')
-    T = len(pv)
-    crit = s['load'].get('critical_fraction', 1.0)
-    eff = s.get('rectifier_eff', 0.95)
-    rect = s['rectifier_kw']
-    kwh = b['kwh']
-    eta_c = b.get('eta_charge', 0.96)
-    eta_d = b.get('eta_discharge', 0.96)
-    rated = g['rated_kw'] if g else 0.0
-    f0 = g.get('f0', 0.08415) if g else 0.0
-    f1 = g.get('f1', 0.246) if g else 0.0
-    mn = g.get('min_load', 0.3) * rated if g else 0.0
-    fp, vc, vn = prices(sc)
-
-    def col(v):
-        return v * T + np.arange(T)
-
-    lo = np.zeros((_NV, T))
-    hi = np.zeros((_NV, T))
-    hi[PV] = pv
-    # The most the genset ever gives in the model: the rectifier's limit
-    # (or its rating), never under its minimum load. Tying out to this
-    # times u (not rated * u) is still valid at u = 1 and tighter.
-    top = max(min(rated, rect / eff), mn)
-    hi[GAC] = top if g else 0.0
-    hi[U] = 1.0 if g else 0.0
-    hi[GDC] = rect
-    hi[GRID] = rect * up
-    hi[CHG] = b.get('c_charge', 0.5) * kwh
-    hi[DIS] = b.get('c_discharge', 0.5) * kwh
-    hi[UNC] = load
-    hi[UNN] = load * (1.0 - crit)
-    lo[E] = b.get('min_soc', 5.0) / 100.0 * kwh
-    hi[E] = kwh
-    e0 = b.get('soc0', 60.0) / 100.0 * kwh
-
-    c = np.zeros((_NV, T))
-    c[U] = h * fp * f0 * rated
-    c[GAC] = h * fp * f1
-    c[GRID] = h * price / eff
-    c[UNC] = h * vc
-    c[UNN] = h * vn
-
-    t = np.arange(T)
-    one = np.ones(T)
-    # Equalities: the bus balance, then the battery's energy.
-    rows = [t] * 7
-    cols = [col(PV), col(GDC), col(GRID), col(DIS), col(CHG), col(UNC), col(UNN)]
-    vals = [one, one, one, one, -one, one, one]
-    rows += [T + t, T + t, T + t, T + t[1:]]
-    cols += [col(E), col(CHG), col(DIS), col(E)[:-1]]
-    vals += [one, -h * eta_c * one, h / eta_d * one, -one[1:]]
-    a_eq = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                             shape=(2 * T, _NV * T))
-    b_eq = np.concatenate([load, np.zeros(T)])
-    b_eq[T] = e0
-    # Inequalities: out <= rated*u, min*u <= out, DC <= eff*AC, rectifier.
-    rows = [t, t, T + t, T + t, 2 * T + t, 2 * T + t, 3 * T + t, 3 * T + t]
-    cols = [col(GAC), col(U), col(U), col(GAC), col(GDC), col(GAC), col(GDC), col(GRID)]
-    vals = [one, -top * one, mn * one, -one, one, -eff * one, one, one]
-    a_ub = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                             shape=(4 * T, _NV * T))
-    b_ub = np.concatenate([np.zeros(3 * T), rect * one])
-    res = optimize.linprog(c.ravel(), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq,
-                           bounds=np.stack([lo.ravel(), hi.ravel()], axis=1), method='highs')
+    a_eq, b_eq = _equalities(p, load, h)
+    a_ub, b_ub = _inequalities(p, len(pv))
+    res = optimize.linprog(_costs(p, price, h), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq,
+                           bounds=_box(p, pv, load, up), method='highs')
     if res.status != 0:
         raise RuntimeError('LP not solved: %s' % res.message)
-    x = res.x.reshape(_NV, T)
-    litres = float(h * (f0 * rated * x[U].sum() + f1 * x[GAC].sum()))
-    return {'cost': float(res.fun), 'fuel_l': litres,
-            'grid_cost': float(h * (price / eff * x[GRID]).sum()),
+    x = res.x.reshape(_NV, len(pv))
+    return {'cost': float(res.fun),
+            'fuel_l': float(h * (p.f0 * p.rated * x[U].sum() + p.f1 * x[GAC].sum())),
+            'grid_cost': float(h * (price / p.eff * x[GRID]).sum()),
             'unserved_kwh': float(h * (x[UNC] + x[UNN]).sum()),
-            'pv_used_kwh': float(h * x[PV].sum()), 'step_min': step_min, 'steps': T,
+            'pv_used_kwh': float(h * x[PV].sum()), 'step_min': step_min, 'steps': len(pv),
             'x': x}
