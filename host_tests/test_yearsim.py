@@ -107,3 +107,14 @@ def test_seed_makes_the_year_repeatable():
     c = scenario.profiles(sc, minutes=2880, seed=sc['seed'] + 1)
     assert np.array_equal(a['pv_kw'], b['pv_kw'])
     assert not np.array_equal(a['pv_kw'], c['pv_kw'])
+
+
+def test_the_command_writes_a_report_with_its_seed_and_plots(tmp_path):
+    from yearsim import cli
+    out = str(tmp_path)
+    assert cli.main(['--out', out, '--days', '1', '--no-variants',
+                     '--scenario', os.path.join(_SC, 'offgrid_bts.json')]) == 0
+    text = open(os.path.join(out, 'report.md')).read()
+    assert 'seed 12' in text and '## Assumptions' in text and 'LP lower bound' in text
+    for png in ('week.png', 'soc_year.png', 'monthly.png'):
+        assert os.path.getsize(os.path.join(out, 'offgrid_bts', png)) > 1000

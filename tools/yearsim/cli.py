@@ -10,6 +10,8 @@ import time
 
 import numpy as np
 
+from firmware import config
+
 from . import controllers, lp, report, run, scenario
 from .model import DT_H
 
@@ -42,7 +44,16 @@ def _firmware_runs(sc, prof, n, variants):
     if variants:
         todo += [('firmware+' + k, scenario.merge(sc, v)) for k, v in sc.get('variants', {}).items()]
     for name, v in todo:
-        ctl = controllers.Firmware(scenario.firmware_config(v), v.get('utc_offset_min', 0))
+        try:
+            cfg = scenario.firmware_config(v)
+        except config.ConfigError as e:
+            if v is sc:
+                raise
+            # A variant naming a key this firmware does not have yet (a
+            # branch's new option): said, and the rest still run.
+            print('  %s skipped: %s' % (name, e))
+            continue
+        ctl = controllers.Firmware(cfg, v.get('utc_offset_min', 0))
         ctl.name = name
         t = time.perf_counter()
         k, tr = run.simulate(sc, prof, ctl, minutes=n)
@@ -94,11 +105,12 @@ def one(path, args, out):
                     os.path.join(out, pics['soc']), sc['name'] + ': SOC')
     if has_gen:
         report.plot_monthly([(k['name'], tr) for k, tr in runs if k['name'] != 'diesel_24_7'],
-                            os.path.join(out, pics['monthly']), sc['name'] + ': monthly fuel')
+                            os.path.join(out, pics['monthly']),
+                            sc['name'] + ': monthly fuel (diesel 24/7 left out: off the scale)')
     else:
         report.plot_monthly([(k['name'], tr) for k, tr in runs],
                             os.path.join(out, pics['monthly']), sc['name'] + ': monthly grid import',
-                            key='grid', ylabel='kW-minutes / 60 = kWh x 60')
+                            key='grid', ylabel='grid kWh (DC side)', scale=DT_H)
     res = {'scenario': sc['name'], 'file': sc['file'], 'seed': prof['seed'], 'days': args.days,
            'bound': bound, 'runs': [k for k, _ in runs], 'best_baseline': best[0]['name'],
            'grid_only_cost': _grid_only_cost(sc, prof, n) if sc['site'].get('grid') is not None else None,

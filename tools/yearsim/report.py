@@ -99,11 +99,11 @@ def plot_soc(traces, path, title):
     plt.close(fig)
 
 
-def plot_monthly(traces, path, title, key='fuel', ylabel='litres'):
+def plot_monthly(traces, path, title, key='fuel', ylabel='litres', scale=1.0):
     fig, ax = plt.subplots(figsize=(11, 3.5))
     w = 0.8 / max(1, len(traces))
     for i, (name, tr) in enumerate(traces):
-        v = np.frombuffer(tr[key], dtype=np.float32).astype(float)
+        v = np.frombuffer(tr[key], dtype=np.float32).astype(float) * scale
         m = np.bincount(_month_of_minute(len(v)), weights=v, minlength=12)
         ax.bar(np.arange(12) + i * w, m, width=w, label=name)
     ax.set_xticks(np.arange(12) + 0.4)
