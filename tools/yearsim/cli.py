@@ -189,11 +189,12 @@ def main(argv=None):
 
 def _print(r):
     b = r['bound']
+    lit = r['grid_only_cost'] is None and b['fuel_l'] > 1e-9    # a litres bound: off grid only
     print('%s (seed %d): LP bound %.1f l, cost %.1f' % (r['scenario'], r['seed'], b['fuel_l'],
                                                       b['cost']))
     for k in r['runs']:
         print('  %-28s %8.1f l  x%.3f  cost %9.1f  x%.3f  starts %4d  unserved crit %.2f kWh'
               '  %.1f s' % (k['name'], k['fuel_l'],
-                            k['fuel_l'] / b['fuel_l'] if b['fuel_l'] > 1e-9 else float('nan'),
+                            k['fuel_l'] / b['fuel_l'] if lit else float('nan'),
                             k['cost'], k['cost'] / b['cost'] if b['cost'] > 1e-9 else float('nan'),
                             k['starts'], k['unserved_crit_kwh'], k['wall_s']))
