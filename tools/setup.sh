@@ -18,8 +18,10 @@ fi
 stamp=.venv/.requirements.sha256
 want=$(sha256sum tools/requirements.txt | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    echo "setup: creating .venv" >&2
-    python3 -m venv .venv
+    echo "setup: installing tools/requirements.txt into .venv" >&2
+    # An existing .venv (a worktree's may be a symlink, which venv will not
+    # recreate) only takes the requirements.
+    [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt
     echo "$want" > "$stamp"
 fi
