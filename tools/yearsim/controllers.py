@@ -6,6 +6,7 @@ from firmware import generator as G
 from firmware.counters import Counters
 from firmware.dispatch import Dispatch
 from firmware.site import FIELDS
+from firmware import startup
 
 _TICK_MS = 60000
 
@@ -29,6 +30,9 @@ class Firmware:
         self.gen = G.Generator(cfg['generator'], utc_offset_min)
         self.disp = Dispatch(cfg['dispatch'], utc_offset_min)
         self.counters = Counters(cfg['generator'])
+        # The PV forecast as the App builds it (None without a position).
+        fc_cfg = dict(cfg, utc_offset_min=utc_offset_min)
+        self.forecast = startup.forecast(fc_cfg)
         self.snap = _blank_snap()
         self.now = 1000
 
@@ -46,6 +50,7 @@ class Firmware:
         s['batt_ah'] = b.ah
         s['batt_protect'] = b.soc <= b.protect_soc
         s['batt_warn'] = False
+        s['batt_no_charge'] = False
         s['batt_src'] = 'bms'
         s['load_w'] = load * 1000.0          # a load meter
         s['load_derived'] = False
@@ -74,6 +79,10 @@ class Firmware:
             del g.intents[:]
         d = self.disp.tick(ts, self.snap, g.available)
         self.counters.tick(self.snap, _TICK_MS, g.feedback is True, 0)
+        fc = self.forecast
+        if fc is not None:          # as App.tick does, after the counters
+            fc.tick(ts, self.counters.pv_wh(), self.snap)
+            self.gen.pv_stop_soc = fc.target
         self.now += _TICK_MS
         return d.grid_on, d.grid_charge, g.available, True
 

@@ -49,11 +49,16 @@ def merge(base, over):
 
 def firmware_config(sc):
     """The validated config the firmware runs: its generator and dispatch
-    sections from the scenario, every other key the firmware's default."""
+    sections from the scenario, the site's position when the scenario
+    gives it (the PV forecast: firmware/pv_forecast.py), every other key
+    the firmware's default."""
     raw = copy.deepcopy(_BOARD)
     fw = sc.get('firmware', {})
     raw['generator'] = dict(fw.get('generator', {}))
     raw['dispatch'] = dict(fw.get('dispatch', {}))
+    for k in ('latitude', 'longitude', 'utc_offset_min'):
+        if k in fw:
+            raw[k] = fw[k]
     return config.validate(raw)
 
 
