@@ -148,6 +148,7 @@ _SCHEMA = (
     '@dispatch\n'
     'reserve_soc n 40 0..100\n'
     'grid_charge_soc n 80 0..100\n'
+    'outage_days i 7 0..14\n'           # the reserve holds the longest outage of these days (0: off)
     'grid_pin p null 0..48\n'            # the rectifiers' AC input contactor: follows grid_on
     'grid_pin_active_high b true\n'      # pin level that closes it
     'grid_charge_pin p null 0..48\n'     # rectifier charge enable: follows grid_charge

@@ -37,6 +37,9 @@ REASON_NAMES = ('pv_carries', 'battery_above_reserve', 'battery_at_reserve', 'of
                 'grid_down_battery', 'no_source')
 
 RESERVE_HYST = 5        # SOC points above the reserve before the grid is released
+_RESERVE_MAX = const(95)    # the outage-aware reserve never asks more (the BMS's top is for PV)
+_DAY_S = const(86400)
+_OUTAGE_FACTOR = const(2)   # twice the longest recent outage: the next may be longer
 CHARGE_HYST = 5         # SOC points below grid_charge_soc before charging resumes
 
 
@@ -56,7 +59,6 @@ class Dispatch:
     def __init__(self, dcfg, utc_offset_min=0, limit_devices=()):
         self.clock_ok = True       # set by the app: False until the clock is set
         self.reserve = dcfg['reserve_soc']
-        self.release = dcfg['reserve_soc'] + RESERVE_HYST
         self.charge_to = dcfg['grid_charge_soc']
         self.charge_from = dcfg['grid_charge_soc'] - CHARGE_HYST
         self.windows = tuple((w['from_min'], w['to_min'], _TOU_KIND[w['kind']])
@@ -67,6 +69,15 @@ class Dispatch:
         self.d = Decision()
         self._at_reserve = False
         self._charging = False
+        # The longest outage of each of the last outage_days days (s), by
+        # day: on a grid that fails, the battery keeps what the longest
+        # recent outage took, so the diesel is not what carries the next.
+        self.outage_days = dcfg['outage_days']
+        self._outages = [0] * self.outage_days
+        self._day = None
+        self._lost_at = None         # ts the grid was lost, while it is
+        self.backup_s = 0            # the outage the reserve holds now (s)
+        self.reserve_now = self.reserve
 
     def tou_at(self, minute):
         for a, b, kind in self.windows:
@@ -74,12 +85,51 @@ class Dispatch:
                 return kind
         return TOU_NONE
 
+    def _outage_reserve(self, ts, snap, grid_ok):
+        # Integers only: the tick allocates nothing.
+        n = self.outage_days
+        if not n:
+            return self.reserve
+        day = ts // _DAY_S
+        if day != self._day:
+            if self._day is not None:       # the days passed leave the window
+                for k in range(1, min(day - self._day, n) + 1):
+                    self._outages[(self._day + k) % n] = 0
+            self._day = day
+        if grid_ok is False:
+            if self._lost_at is None:
+                self._lost_at = ts
+        elif grid_ok is True and self._lost_at is not None:
+            lost = ts - self._lost_at
+            self._lost_at = None
+            i = day % n
+            if lost > self._outages[i]:
+                self._outages[i] = lost
+        longest = 0
+        for s in self._outages:
+            if s > longest:
+                longest = s
+        self.backup_s = longest
+        load = snap['load_w']
+        ah = snap['batt_ah']
+        v = snap['batt_v']
+        if not longest or load is None or not ah or not v:
+            return self.reserve
+        cap = int(ah) * int(v)          # Wh
+        if cap < 100:
+            return self.reserve
+        # SOC points the load takes over the longest outage: W * s / 36 / Wh.
+        pts = _OUTAGE_FACTOR * int(load) * longest // 36 // cap
+        return min(_RESERVE_MAX, max(self.reserve, self.reserve + pts))
+
     def tick(self, ts, snap, gen_available):
         d = self.d
         soc = snap['batt_soc']
         load = snap['load_w']
         pv = snap['pv_w']
         grid_ok = snap['grid_ok']
+        reserve = self._outage_reserve(ts, snap, grid_ok)
+        self.reserve_now = reserve
         # Without a valid clock the time of day is unknown: no window applies.
         tou = self.tou_at(local_minute(ts, self.offset_s)) if self.windows and self.clock_ok \
             else TOU_NONE
@@ -88,9 +138,9 @@ class Dispatch:
         # Hysteresis on the reserve and on off-peak charging.
         if soc is None:
             self._at_reserve = True
-        elif soc <= self.reserve:
+        elif soc <= reserve:
             self._at_reserve = True
-        elif soc >= self.release:
+        elif soc >= reserve + RESERVE_HYST:
             self._at_reserve = False
         if soc is not None:
             if soc >= self.charge_to:

@@ -48,6 +48,10 @@ def c_status(con, args, text, now):
         SOURCE_NAMES[d.source], REASON_NAMES[d.reason], 'closed' if d.grid_on else 'open',
         ', on battery' if d.on_battery else '',
         ', tariff ' + TOU_NAMES[d.tou] if d.tou else ''))
+    dp = app.dispatch
+    if dp.backup_s:
+        print('reserve: %d %% (keeps %.1f h of outage: twice the longest of %d days)'
+              % (dp.reserve_now, dp.backup_s / 3600, dp.outage_days))
     from firmware.hw.actuators import MpptCoils
     mp = [a for a in app.actuators if isinstance(a, MpptCoils)]
     # No charger here takes an amps limit: the BMS's limit is only shown.

@@ -296,7 +296,7 @@ def test_section_defaults_and_their_types():
     assert same(cfg['alarms'], {'batt_low_soc': 30, 'batt_crit_soc': 15, 'batt_low_v': 46.5,
                                 'batt_crit_v': 45.0, 'batt_temp_c': 45, 'delay_s': 10})
     assert same(cfg['console'], {'enabled': True, 'pin': None, 'timeout_s': 300})
-    assert same(cfg['dispatch'], {'reserve_soc': 40, 'grid_charge_soc': 80, 'tou': [],
+    assert same(cfg['dispatch'], {'reserve_soc': 40, 'grid_charge_soc': 80, 'outage_days': 7, 'tou': [],
                                   'grid_pin': None, 'grid_pin_active_high': True,
                                   'grid_charge_pin': None, 'grid_charge_pin_active_high': True,
                                   'pv_charge_coil': True})
@@ -315,7 +315,7 @@ def test_unknown_key_lists_every_key_in_schema_order():
             (('buses', 'rs485'), 'buses.rs485.pol_s: unknown key (allowed: uart, baud, bits, parity, '
                                  'stop, tx, rx, de, timeout_ms, kind)'),
             (('buses', 'gw'), 'buses.gw.pol_s: unknown key (allowed: host, port, baud, timeout_ms, kind)'),
-            (('dispatch',), 'dispatch.pol_s: unknown key (allowed: reserve_soc, grid_charge_soc, grid_pin, '
+            (('dispatch',), 'dispatch.pol_s: unknown key (allowed: reserve_soc, grid_charge_soc, outage_days, grid_pin, '
                                          'grid_pin_active_high, grid_charge_pin, '
                                          'grid_charge_pin_active_high, pv_charge_coil, tou)'),
             (('generator',), 'generator.pol_s: unknown key (allowed: control, device, relay_pin, run_pin, '
