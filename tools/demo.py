@@ -420,9 +420,9 @@ def summary(w, out, noc, wiring, d, took, keys):
     sheds = [e for e in out.events if e.startswith("load ")]
     say("  load shedding: %s; shed %.0f min of site time" % (
         "; ".join(sheds) or "none", w.shed_model_s / 60))
-    say("  battery: SOC %.0f %% to %.0f %%, at night down to %.0f %% at up to %.0f A" % (
-        w.min_soc if w.min_soc < a["soc"] else a["soc"], w.max_soc, w.min_soc,
-        -w.night_batt_a))
+    say("  battery: SOC %.0f %% at the start, down to %.0f %% (discharging at up to %.0f A "
+        "off grid), up to %.0f %%, %.0f %% at the end" % (
+            a["soc"], w.min_soc, -w.night_batt_a, w.max_soc, b["soc"]))
     flows = []
     if w.grid_max_w:
         flows.append("off-peak charging: the grid imported up to %.0f W" % w.grid_max_w)
