@@ -422,7 +422,7 @@ def summary(w, out, noc, wiring, d, took, keys):
         "; ".join(sheds) or "none", w.shed_model_s / 60))
     say("  battery: SOC %.0f %% at the start, down to %.0f %% (discharging at up to %.0f A "
         "off grid), up to %.0f %%, %.0f %% at the end" % (
-            a["soc"], w.min_soc, -w.night_batt_a, w.max_soc, b["soc"]))
+            a["soc"], w.min_soc, max(0.0, -w.night_batt_a), w.max_soc, b["soc"]))
     flows = []
     if w.grid_max_w:
         flows.append("off-peak charging: the grid imported up to %.0f W" % w.grid_max_w)
