@@ -645,3 +645,17 @@ def test_baud_pacing_makes_a_read_take_the_wire_time(tmp_path):
         c.close()
     finally:
         assert stop_emulator(proc) == 0
+
+
+def test_sheddable_load_follows_its_contactor():
+    # The firmware's loads[] contactor, as the demo wires it: open, the
+    # sheddable part of the DC load is off.
+    from emulator.model import Model
+    m = Model(seed=1, speed=0, start_hour=22.0)
+    m.set("sheddable_w", 400)
+    full = m.load_w
+    m.set("sheddable_on", False)
+    assert m.load_w == pytest.approx(full - 400)
+    assert m.snapshot()["sheddable_on"] is False
+    m.set("sheddable_on", True)
+    assert m.load_w == pytest.approx(full)

@@ -44,6 +44,7 @@ class Model:
         "rect_max_w": 6000.0,       # rectifier DC output capacity
         "rect_eff": 0.95, "mppt_eff": 0.97, "pf": 0.98,
         "ac_aux_w": 0.0,            # AC load beside the rectifiers (air con...)
+        "sheddable_w": 0.0,         # part of the DC load on a sheddable contactor
         "aux_dc_w": 24.0,           # each MPPT's load terminal (monitoring box)
         "tank_l": 200.0,
         "gen_rated_kw": 10.0,
@@ -72,6 +73,9 @@ class Model:
         self.grid_input = True
         self.grid_charge = True
         self.mppt_off = 0
+        # The sheddable load's contactor (a loads[] pin of the firmware,
+        # wired by the test or the demo): open, its sheddable_w is off.
+        self.sheddable_on = True
         self.fuel_l = 0.7 * self.p["tank_l"]
         self.load_override_w = None
         self.gen = Genset(self)
@@ -201,6 +205,8 @@ class Model:
         v = max(self.batt_v, 40.0)
         self.pv_avail_w = p["pv_peak_w"] * self.sun() * self.cloud()
         load = self.load_override_w if self.load_override_w is not None else self.load_profile_w()
+        if not self.sheddable_on:
+            load -= min(p["sheddable_w"], load)
         self.load_w = max(0.0, float(load))
         charge_cap_w = self.charge_limit_a() * v
         # An MPPT whose charging is off gives nothing: the Tracer's only
@@ -259,7 +265,7 @@ class Model:
             return
         elif key == "grid_ok":
             self.grid_ok = bool(value)
-        elif key in ("grid_input", "grid_charge"):
+        elif key in ("grid_input", "grid_charge", "sheddable_on"):
             setattr(self, key, bool(value))
         elif key == "load_w":
             self.load_override_w = None if value is None else float(value)
@@ -294,7 +300,7 @@ class Model:
             "rect_dc_w": r(self.rect_dc_w), "rect_ac_w": r(self.rect_ac_w),
             "source": self.source, "grid_ok": self.grid_ok, "grid_ac_w": r(self.grid_ac_w),
             "grid_input": self.grid_input, "grid_charge": self.grid_charge,
-            "mppt_off": self.mppt_off,
+            "mppt_off": self.mppt_off, "sheddable_on": self.sheddable_on,
             "ambient_c": r(self.ambient_c()),
             "fuel_pct": r(100.0 * self.fuel_l / self.p["tank_l"]), "fuel_l": r(self.fuel_l),
             "gen": {
