@@ -68,7 +68,9 @@ class Uplink:
         # nothing at or below it is taken (commands.Verifier).
         self._mark_path = spool + '/cmd_mark'
         from firmware import store
+        from firmware.modules import forget
         m = store.load(self._mark_path)[0]
+        forget('firmware.store')        # back for a command, a few a day
         self.cmd_mark = m if isinstance(m, (int, float)) and not isinstance(m, bool) else 0
         self.cmd_floor = self.cmd_mark
         self.busy = []              # ids of commands the full inbox refused
@@ -138,11 +140,14 @@ class Uplink:
     def save_mark(self, mark):
         """Keep the replay mark on flash; False when the flash refused."""
         from firmware import store
+        from firmware.modules import forget
         try:
             store.save(self._mark_path, mark)
             return True
         except OSError:
             return False
+        finally:
+            forget('firmware.store')
 
     def _incoming(self, payload, retained=False, size=0):
         # Called from inside umqtt's receive (even while a publish waits
