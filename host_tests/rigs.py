@@ -200,11 +200,13 @@ class Firmware:
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                   start_new_session=True)
         self.lines = []
+        self.stamps = []        # the host's time.time() of each line in .lines
         self.q = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
         for line in self.p.stdout:
+            self.stamps.append(time.time())
             self.lines.append(line.rstrip("\n"))
             self.q.put(line.rstrip("\n"))
 

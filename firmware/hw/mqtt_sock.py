@@ -84,6 +84,14 @@ class _Sock:
         self._arm()
         return self._s.read(n)
 
+    def readinto(self, buf, n=None):
+        # The link's own receive path drops an oversized message through
+        # one small buffer (firmware/uplink/link.py).
+        self._arm()
+        if n is None:
+            return self._s.readinto(buf)
+        return self._s.readinto(buf, n)
+
     def write(self, data, n=None):
         self._arm()
         if n is None:

@@ -12,7 +12,17 @@ from firmware.actions import Refused, TABLE, check, type_ok
 
 MAX_PAYLOAD = 1024      # bytes; a command is small, a bigger one is refused unread
 WINDOW_S = 300          # a command's ts must be this close to our clock
-SEEN_IDS = 64           # ids remembered against replay (older ones fall out of the window)
+SEEN_IDS = 64           # ids remembered against replay, all within SKEW_S of the mark
+# Replay: the mark is the newest ts accepted (kept on flash by the uplink),
+# and a command must be newer than mark - SKEW_S, or newer than the ts of
+# any id already forgotten, or newer than the mark itself after a restart
+# (the floor). Between the floor and the mark only the ids remembered can
+# tell a replay from two commands signed in the same seconds, so an id
+# that no longer fits in SEEN_IDS raises the floor instead of falling out.
+SKEW_S = 60
+MAX_DEPTH = 16          # JSON nesting; a command's envelope, body and args need 4
+ID_MAX = 64             # an id echoed in a result: printable ASCII, at most this long
+_REASON_MAX = 160
 _BLOCK = 64             # SHA-256 block size
 
 
@@ -55,14 +65,71 @@ def _same(a, b):
     return d == 0
 
 
+def _printable(s, n):
+    # Results go out as UTF-8 MQTT payloads and into logs: only printable
+    # ASCII is echoed, so a length in characters is a length in bytes.
+    for c in s[:n]:
+        if not ' ' <= c <= '~':
+            return False
+    return len(s) <= n
+
+
+def clean_id(i):
+    """i when it may be echoed in a result (a string of 1..ID_MAX printable
+    ASCII characters, or an integer of at most 18 digits), else None."""
+    if isinstance(i, bool):
+        return None
+    if isinstance(i, int):
+        return i if -10 ** 18 < i < 10 ** 18 else None
+    if isinstance(i, str) and i and _printable(i, ID_MAX):
+        return i
+    return None
+
+
+def depth_ok(b):
+    """Whether bytes b nest brackets no deeper than MAX_DEPTH, counted
+    without parsing (brackets in strings count too: only a larger
+    count). The parser's stack for a deep payload would need a block the
+    board's fragmented heap may not have, and its error says nothing."""
+    d = 0
+    for c in b:
+        if c == 0x5B or c == 0x7B:          # [ {
+            d += 1
+            if d > MAX_DEPTH:
+                return False
+        elif c == 0x5D or c == 0x7D:        # ] }
+            d -= 1
+    return True
+
+
+def id_of(payload):
+    """A payload's id for its result, clean_id()'d, read without checking
+    the envelope; None when it cannot be read."""
+    try:
+        if isinstance(payload, str):
+            payload = payload.encode()
+        if len(payload) > MAX_PAYLOAD or not depth_ok(payload):
+            return None
+        cmd = json.loads(json.loads(payload)['body'])
+        return clean_id(cmd.get('id'))
+    except Exception:       # anything a hostile payload raises: no id
+        return None
+
+
 class Verifier:
-    def __init__(self, key, window_s=WINDOW_S, max_ids=SEEN_IDS, seen=None):
+    def __init__(self, key, window_s=WINDOW_S, max_ids=SEEN_IDS, seen=None, seen_ts=None,
+                 mark=0, floor=None):
         self.key = key.encode() if isinstance(key, str) else key
         self.window_s = window_s
         self.max_ids = max_ids
-        # Recent ids, oldest first: a list the caller keeps when the
-        # Verifier itself is made per batch of commands.
+        # Recent ids and their ts, oldest first: lists the caller keeps
+        # when the Verifier itself is made per batch of commands.
         self.seen = [] if seen is None else seen
+        self.seen_ts = [] if seen_ts is None else seen_ts
+        # The newest ts accepted, and the floor: nothing at or below it is
+        # taken. After a restart the floor is the mark (the ids are gone).
+        self.mark = mark
+        self.floor = mark if floor is None else floor
         self.refused = 0
 
     def check(self, payload, now):
@@ -70,13 +137,18 @@ class Verifier:
         (id or None, reason). A refused command changes nothing here
         either: only an accepted id is remembered."""
         cid = None
+        bad_id = False
         try:
+            if isinstance(payload, str):
+                payload = payload.encode()
             if len(payload) > MAX_PAYLOAD:
                 raise Refused('payload too large (%d bytes, at most %d)'
                               % (len(payload), MAX_PAYLOAD))
+            if not depth_ok(payload):
+                raise Refused('malformed JSON: nested deeper than %d' % MAX_DEPTH)
             try:
                 env = json.loads(payload)
-            except (ValueError, UnicodeError):
+            except (ValueError, UnicodeError, RuntimeError):
                 raise Refused('malformed JSON')
             if not isinstance(env, dict) or not isinstance(env.get('body'), str) \
                     or not isinstance(env.get('sig'), str):
@@ -84,12 +156,12 @@ class Verifier:
             body = env['body']
             try:
                 cmd = json.loads(body)
-            except ValueError:
+            except (ValueError, RuntimeError):
                 cmd = None
             if isinstance(cmd, dict):
                 i = cmd.get('id')
-                if isinstance(i, (str, int)) and not isinstance(i, bool):
-                    cid = i     # echoed in the result even when refused
+                cid = clean_id(i)   # echoed in the result even when refused
+                bad_id = cid is None and isinstance(i, (str, int)) and not isinstance(i, bool)
             want = hexlify(hmac_sha256(self.key, body.encode()))
             if not _same(env['sig'].lower(), want):
                 raise Refused('bad signature')
@@ -107,6 +179,8 @@ class Verifier:
                 raise Refused('ts outside the replay window (%d s)' % self.window_s)
             if cid in self.seen:
                 raise Refused('id already seen (replay)')
+            if ts <= self.floor:
+                raise Refused('not newer than the commands already taken (replay)')
             args = cmd.get('args', {})
             if args is None:
                 args = {}
@@ -115,15 +189,44 @@ class Verifier:
             check(name, args)
         except Refused as e:
             self.refused += 1
-            return cid, str(e)
-        self.seen.append(cid)
-        if len(self.seen) > self.max_ids:
-            self.seen.pop(0)
+            why = str(e)
+            if bad_id:
+                why += '; id not echoed: want 1-%d printable ASCII characters' % ID_MAX
+            return cid, why
+        self._remember(cid, ts)
         return {'id': cid, 'cmd': name, 'args': args, 'ts': ts}, None
+
+    def _remember(self, cid, ts):
+        seen, seen_ts = self.seen, self.seen_ts
+        seen.append(cid)
+        seen_ts.append(ts)
+        if ts > self.mark:
+            self.mark = ts
+        floor = max(self.floor, self.mark - SKEW_S)
+        while len(seen) > self.max_ids:
+            seen.pop(0)
+            t = seen_ts.pop(0)
+            if t > floor:
+                floor = t       # a forgotten id: its ts and all below are refused
+        self.floor = floor
+        i = 0
+        while i < len(seen):
+            if seen_ts[i] <= floor:     # refused by the floor anyway
+                seen.pop(i)
+                seen_ts.pop(i)
+            else:
+                i += 1
 
 
 def result(cid, reason=None):
-    """The JSON text of a command's one result."""
+    """The JSON text of a command's one result, as bytes: an id that may not
+    be echoed (clean_id) goes out as null, and the reason, which can quote
+    what the sender sent, as printable ASCII of at most 160 characters."""
+    if cid is not None and clean_id(cid) is None:
+        cid = None
+        reason = (reason or 'done') + '; id not echoed: want 1-%d printable ASCII characters' % ID_MAX
     if reason is None:
-        return json.dumps({'id': cid, 'status': 'ok'})
-    return json.dumps({'id': cid, 'status': 'error', 'reason': reason})
+        return json.dumps({'id': cid, 'status': 'ok'}).encode()
+    if not _printable(reason, _REASON_MAX):
+        reason = ''.join([c if ' ' <= c <= '~' else '?' for c in reason[:_REASON_MAX]])
+    return json.dumps({'id': cid, 'status': 'error', 'reason': reason}).encode()

@@ -11,6 +11,87 @@ from firmware.compat import const, ticks_ms, ticks_diff, ticks_add
 
 _BACKOFF_MIN_MS = const(1000)
 _BACKOFF_MAX_MS = const(60000)
+# A message on a subscribed topic longer than this is read off the socket
+# in _CHUNK pieces and thrown away: umqtt.simple would read it whole into
+# one block, which the board's fragmented heap does not have (the link
+# dropped on every try, and a retained one flapped it). Commands are
+# small; commands.MAX_PAYLOAD is the same figure.
+MAX_PAYLOAD = const(1024)
+_CHUNK = const(64)
+_TOPIC_MAX = const(256)
+
+
+def _client_class(simple):
+    """umqtt.simple's MQTTClient with our own receive path (wait_msg):
+    bounded reads, the retain flag passed on. The rest is the library's."""
+
+    class Client(simple.MQTTClient):
+        def _skip(self, n):
+            # Read and drop n bytes in small pieces, reusing one buffer.
+            buf = self._chunk
+            while n > 0:
+                k = self.sock.readinto(buf, min(n, _CHUNK))
+                if not k:
+                    raise OSError(-1)
+                n -= k
+
+        def _take(self, n):
+            b = self.sock.read(n)
+            if b is None or len(b) != n:
+                raise OSError(-1)   # a short read: the stream is out of step
+            return b
+
+        def wait_msg(self):
+            s = self.sock
+            res = s.read(1)
+            s.setblocking(True)
+            if res is None:
+                return None
+            if res == b'':
+                raise OSError(-1)
+            op = res[0]
+            if op == 0xD0:          # PINGRESP
+                self._take(1)
+                return None
+            if op & 0xF0 != 0x30:
+                return op           # the library's publish/subscribe read the rest
+            sz = self._recv_len()
+            b = self._take(2)
+            tlen = b[0] << 8 | b[1]
+            if tlen > sz - 2:
+                raise OSError(-1)
+            topic = None
+            if tlen > _TOPIC_MAX:   # not one of ours
+                self._skip(tlen)
+            else:
+                topic = self._take(tlen)
+            sz -= tlen + 2
+            pid = None
+            if op & 6:
+                b = self._take(2)
+                pid = b[0] << 8 | b[1]
+                sz -= 2
+            msg = None
+            if sz <= MAX_PAYLOAD:
+                try:
+                    msg = self._take(sz) if sz else b''
+                except MemoryError:
+                    # read() takes its block before it reads a byte: the
+                    # stream is still in step, and the message goes the
+                    # oversized way (the receiver is told by msg None).
+                    pass
+            if msg is None:
+                self._skip(sz)
+            if topic is not None:
+                self.cb(topic, msg, op & 1, sz)
+            if op & 6 == 2:         # QoS 1: acknowledged once filed (or dropped)
+                ack = bytearray(b'\x40\x02\0\0')
+                ack[2] = pid >> 8
+                ack[3] = pid & 0xFF
+                s.write(ack)
+            # QoS 2 is never asked for (subscriptions are QoS 1)
+
+    return Client
 
 
 def _install_socket_shim(timeout_s):
@@ -42,6 +123,7 @@ class Link:
         self.last_error = None
         self.sent = 0
         self._simple = None
+        self._client = None         # _client_class(), once umqtt.simple is loaded
         self._net = None            # firmware.hw.mqtt_sock, once installed
 
     def topic(self, suffix):
@@ -51,6 +133,7 @@ class Link:
     def _connect(self, now):
         if self._simple is None:
             self._simple, self._net = _install_socket_shim(self.cfg['timeout_s'])
+            self._client = _client_class(self._simple)
         self._net.begin()
         m = self.cfg
         if m['tls'] and self._net.tls is None:
@@ -58,8 +141,9 @@ class Link:
                 self._net.tls = (self._net.tls_context(f.read()), m['host'])
         # The arguments every umqtt.simple since 1.3 takes alike: TLS is
         # the socket shim's (hw/mqtt_sock.py), whatever version is loaded.
-        c = self._simple.MQTTClient(self.client_id, m['host'], m['port'], m['user'],
-                                    m['password'] or '', m['keepalive_s'])
+        c = self._client(self.client_id, m['host'], m['port'], m['user'],
+                         m['password'] or '', m['keepalive_s'])
+        c._chunk = bytearray(_CHUNK)
         c.set_last_will(self.t_status, b'offline', retain=True, qos=1)
         c.set_callback(self._on_msg)
         self.client = c
@@ -90,11 +174,13 @@ class Link:
         self.next_try = ticks_add(now, self.backoff_ms + jitter)
         self.backoff_ms = min(self.backoff_ms * 2, _BACKOFF_MAX_MS)
 
-    def _on_msg(self, topic, msg):
+    def _on_msg(self, topic, msg, retained=0, size=0):
+        # msg is None when it was longer than MAX_PAYLOAD and dropped unread.
         if self.on_command is not None and topic == self.t_cmd.encode():
-            self.on_command(msg)
+            self.on_command(msg, retained, size)
         elif self.on_ha is not None and topic == self.t_ha.encode():
-            self.on_ha(msg)
+            if msg is not None:
+                self.on_ha(msg)
 
     # --- the loop's calls ------------------------------------------------
     def step(self, now=None):
@@ -135,6 +221,13 @@ class Link:
             return False
         now = ticks_ms()
         try:
+            # umqtt.simple sizes the packet with len(): of a str that counts
+            # characters, and a non-ASCII one sends a packet shorter than it
+            # says, which the broker drops the connection for. Bytes count.
+            if isinstance(payload, str):
+                payload = payload.encode()
+            if isinstance(topic, str):
+                topic = topic.encode()
             self._net.begin()
             self.client.publish(topic, payload, retain, qos)
         except Exception as e:

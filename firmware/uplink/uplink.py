@@ -8,7 +8,7 @@ from firmware import clock
 from firmware.clock import to_unix
 import json
 from firmware.compat import const, ticks_diff
-from firmware.uplink.link import Link
+from firmware.uplink.link import Link, MAX_PAYLOAD
 from firmware.uplink.telemetry import Telemetry
 from firmware.uplink.ring import Ring
 
@@ -16,7 +16,9 @@ _SEQ_BLOCK = const(256)          # telemetry seqs reserved on flash at a time (o
 _REPLAY_PER_TICK = const(8)      # records replayed a cycle: catching up never starves the loop
 _STATE_S = const(600)            # the retained state at least this often
 _CMDS_PER_TICK = const(2)
-_INBOX_MAX = const(8)            # commands waiting; a flood waits at the broker, not here
+_INBOX_MAX = const(8)            # commands waiting (each at most 1 KB)
+_BUSY_MAX = const(32)            # ids of commands refused "busy", waiting for their result
+_NOTES_MAX = const(4)            # events about cmd messages that got no result
 _HA_INBOX_MAX = const(2)         # Home Assistant switch presses waiting
 SEG_BYTES = 4096         # a flash ring's segment file: one 4 KB flash block
 
@@ -46,6 +48,7 @@ class Uplink:
         self.link = Link(mcfg, site_id, self._incoming)
         self.cmd_key = mcfg['cmd_key']
         self.seen_ids = []          # command ids already carried out (replay)
+        self.seen_ts = []           # and their ts
         self.tel = Telemetry(mcfg['telemetry_s'])
         try:
             import os
@@ -61,6 +64,18 @@ class Uplink:
         self.tel.seq = self._read_seq()
         self._reserved = 0
         self._reserve()
+        # The newest command ts carried out, on flash: after a restart
+        # nothing at or below it is taken (commands.Verifier).
+        self._mark_path = spool + '/cmd_mark'
+        from firmware import store
+        from firmware.modules import forget
+        m = store.load(self._mark_path)[0]
+        forget('firmware.store')        # back for a command, a few a day
+        self.cmd_mark = m if isinstance(m, (int, float)) and not isinstance(m, bool) else 0
+        self.cmd_floor = self.cmd_mark
+        self.busy = []              # ids of commands the full inbox refused
+        self.busy_lost = 0          # and those beyond even the busy list
+        self.notes = []             # events about cmd messages without a result
         self.dev_ms = mcfg['dev_s'] * 1000
         n = len(app.devices)
         self._dev_i = 0
@@ -122,9 +137,48 @@ class Uplink:
         except OSError:
             self._reserved = self.tel.seq + 1      # try again with the next record
 
-    def _incoming(self, payload):
-        if len(self.inbox) < _INBOX_MAX:
-            self.inbox.append(payload)
+    def save_mark(self, mark):
+        """Keep the replay mark on flash; False when the flash refused."""
+        from firmware import store
+        from firmware.modules import forget
+        try:
+            store.save(self._mark_path, mark)
+            return True
+        except OSError:
+            return False
+        finally:
+            forget('firmware.store')
+
+    def _incoming(self, payload, retained=False, size=0):
+        # Called from inside umqtt's receive (even while a publish waits
+        # for its acknowledgement): it only files the message, and never
+        # publishes or raises. Every message gets its result or event
+        # later, in _commands.
+        try:
+            if retained:
+                self._note('command ignored: a retained message on cmd (%d bytes); '
+                           'commands are never retained' % size)
+            elif payload is None and size > MAX_PAYLOAD:
+                self._note('command refused: %d bytes on cmd, at most %d; '
+                           'discarded unread, its id unknown' % (size, MAX_PAYLOAD))
+            elif payload is None:
+                self._note('command refused: no memory to read its %d bytes now; '
+                           'discarded unread, its id unknown: send it again' % size)
+            elif len(self.inbox) < _INBOX_MAX:
+                self.inbox.append(payload)
+            elif len(self.busy) < _BUSY_MAX:
+                from firmware.uplink.commands import id_of
+                self.busy.append(id_of(payload))
+            else:
+                self.busy_lost += 1
+        except Exception:       # MemoryError: the message is lost, said so
+            self.busy_lost += 1
+
+    def _note(self, text):
+        if len(self.notes) < _NOTES_MAX:
+            self.notes.append(text)
+        else:
+            self.busy_lost += 1
 
     # --- out -------------------------------------------------------------
     def _send(self, k, payload):
@@ -197,6 +251,11 @@ class Uplink:
                      'dropped_telemetry': tel_ring.dropped, 'dropped_events': ev_ring.dropped,
                      'spool_errors': self.spool_errors,
                      'net': a.net.status(), 'safe_mode': a.safe}
+            # Free heap after a collection: the fault campaign's heap
+            # before/after, and a fleet's slow leak, seen from the NOC.
+            import gc
+            gc.collect()
+            state['heap_free'] = gc.mem_free()
             if a.timesync is not None:
                 state['ntp'] = a.timesync.status()
             if c.rated_assumed:
@@ -234,7 +293,7 @@ class Uplink:
     def _commands(self, ts):
         if self.ha_inbox:
             self._ha_commands(ts)
-        if self.inbox:
+        if self.inbox or self.busy or self.notes or self.busy_lost:
             # Commands come a few a day: their checks and handlers are
             # loaded for them, not kept.
             from firmware.modules import forget

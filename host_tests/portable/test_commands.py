@@ -85,10 +85,59 @@ def test_signature_is_over_the_exact_body_bytes():
 
 
 def test_seen_ids_are_bounded():
+    # Bounded, and a forgotten id raises the floor instead of falling out:
+    # its replay, and anything signed in the same second, is refused.
     v = C.Verifier(KEY, max_ids=3)
     for i in range(5):
-        assert v.check(env(id='i%d' % i), NOW)[1] is None
-    assert v.seen == ['i2', 'i3', 'i4']
+        assert v.check(env(id='i%d' % i, ts=NOW + i), NOW + 5)[1] is None
+    assert v.seen == ['i2', 'i3', 'i4'] and v.floor == NOW + 1 and v.mark == NOW + 4
+    for i in (0, 1):
+        assert v.check(env(id='i%d' % i, ts=NOW + i), NOW + 5) == \
+            ('i%d' % i, 'not newer than the commands already taken (replay)')
+    # Signed in the same seconds as ones remembered: taken while the ids fit.
+    assert v.check(env(id='j', ts=NOW + 2), NOW + 5)[1] is None
+
+
+def test_replay_after_many_others_and_after_a_restart():
+    # The campaign's replays: after 64+ others (the bounded id list), and
+    # after a restart (a new Verifier with only the mark from flash).
+    v = C.Verifier(KEY)
+    first = env(id='g1', ts=NOW)
+    assert v.check(first, NOW)[1] is None
+    for i in range(70):
+        assert v.check(env('telemetry_now', id='t%d' % i, ts=NOW + i // 10), NOW + 25)[1] is None
+    assert len(v.seen) <= C.SEEN_IDS
+    assert v.check(first, NOW + 25)[1].endswith('(replay)')
+    after = C.Verifier(KEY, mark=v.mark)
+    assert after.check(first, NOW + 26)[1].endswith('(replay)')
+    assert after.check(env(id='t69', ts=NOW + 6), NOW + 26)[1].endswith('(replay)')
+    assert after.check(env(id='new', ts=v.mark + 1), NOW + 26)[1] is None
+    # The skew: a command signed a little before the newest taken still
+    # goes (two operators, clocks apart), but nothing below the restart's mark.
+    assert after.check(env(id='late', ts=v.mark), NOW + 26)[1].endswith('(replay)')
+    v = C.Verifier(KEY)
+    assert v.check(env(id='a', ts=NOW + 10), NOW)[1] is None
+    assert v.check(env(id='b', ts=NOW + 10 - C.SKEW_S + 1), NOW)[1] is None
+    assert v.check(env(id='c', ts=NOW + 10 - C.SKEW_S), NOW)[1].endswith('(replay)')
+
+
+def test_nesting_and_ids_that_cannot_be_echoed():
+    deep = '{"body": "x", "sig": "", "a": ' + '[' * 300 + ']' * 300 + '}'
+    v = C.Verifier(KEY)
+    assert v.check(deep, NOW) == (None, 'malformed JSON: nested deeper than 16')
+    body = json.dumps({'id': 'n1', 'cmd': 'gen_start', 'args': {'a': [[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]},
+                       'ts': NOW})
+    assert v.check(json.dumps({'body': body, 'sig': C.sign(KEY, body)}), NOW)[0] is None
+    for bad in ('\u2603' * 10, 'x' * 65, 'a\nb', ''):
+        cid, err = v.check(env(id=bad), NOW)
+        assert cid is None and 'id not echoed' in err, (bad, err)
+        cid, err = v.check(env(id=bad, key='other'), NOW)
+        assert cid is None and err.startswith('bad signature') and 'id not echoed' in err
+    r = json.loads(C.result('\u2603', 'unknown command \u2603' + 'x' * 300))
+    assert r['id'] is None and len(r['reason']) <= 160 and all(' ' <= c <= '~' for c in r['reason'])
+    assert isinstance(C.result('c1'), bytes)
+    assert C.id_of(deep) is None and C.id_of(env(id='\u2603')) is None
+    assert C.id_of(env(id='ok-1')) == 'ok-1'
 
 
 def test_replay_is_refused_across_verifiers_sharing_the_seen_ids():
