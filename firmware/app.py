@@ -384,6 +384,8 @@ def run(path=CONFIG):
             try:
                 snap = app.tick()
                 failing = 0
+                if con is not None:
+                    con.new_cycle()
                 if not proven and ticks_diff(ticks_ms(), app.t_start) >= healthy_ms:
                     proven = True
                     _proven(app)

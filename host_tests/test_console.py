@@ -338,6 +338,26 @@ def random_lines(n, seed=7):
     return out
 
 
+def test_a_paste_of_bus_reads_takes_one_a_control_cycle(site):
+    # An outside campaign pasted 20 `raw` reads of an absent unit: each
+    # waits a bus timeout, and back to back they held the control loop
+    # 6.4 s. Now a line that used the bus ends the console's turn: the next
+    # waits for the next tick, and the technician is told.
+    cab = site.cabinet(start_hour=12.0)
+    t = site.terminal(cab)
+    before = status_field(t.cmd("status"), "ticks")
+    start = len(t.out)
+    t.send(b"raw gw 99 3 0 125\r" * 6)
+    deadline = time.time() + 30
+    while time.time() < deadline and t.text(start).count("no answer") < 6:
+        time.sleep(0.1)
+    out = t.text(start)
+    assert out.count("no answer") == 6, out
+    assert "(one bus request a control cycle: the next line waits its turn)" in out
+    after = status_field(t.cmd("status", "cycle "), "ticks")
+    assert after - before >= 6, (before, after)       # a tick between every two reads
+
+
 def test_ten_thousand_random_lines(site):
     cab = site.cabinet(start_hour=12.0)
     t = site.terminal(cab, extra={"console": {"pin": PIN, "timeout_s": 3600}})

@@ -37,6 +37,11 @@ class Console:
         self.awaiting_pin = None  # a changing command's line, waiting for the PIN
         self._t_input = ticks_ms()
         self.watching = False
+        # A command that waited on a bus (`raw`) used this cycle's turn: the
+        # next line waits for the control cycle, so a paste of them never
+        # holds the loop for one bus timeout a line.
+        self.bus_turn_used = False
+        self._told = False
         self.cfg_pending = None  # config edits not saved yet (raw JSON)
         self.cfg_changed = []    # their keys
 
@@ -53,6 +58,11 @@ class Console:
         got = False
         watching = self.watching
         for _ in range(BYTES_PER_POLL):
+            if self.bus_turn_used:
+                if not self._told and self._ready():
+                    self._told = True
+                    print('(one bus request a control cycle: the next line waits its turn)')
+                break
             if not self._ready():
                 break
             try:
@@ -134,6 +144,11 @@ class Console:
             print('console error: %r' % e)
         if self.active:             # `exit` ended the session
             self.prompt()
+
+    def new_cycle(self):
+        """The control loop ticked: the console may use a bus again."""
+        self.bus_turn_used = False
+        self._told = False
 
     def prompt(self):
         sys.stdout.write('PIN: ' if self.awaiting_pin is not None else '> ')

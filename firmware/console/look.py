@@ -148,6 +148,7 @@ def c_raw(con, args, text, now):
     if addr + n > 65536:
         raise Usage('ADDR + N must not pass 65535')
     from firmware.bus_errors import BusError
+    con.bus_turn_used = True
     try:
         data = bus.read(unit, fc, addr, n)
     except BusError as e:
