@@ -61,6 +61,11 @@ def test_boot_loop_gives_safe_mode_and_the_operator_keeps_the_site(tmp_path, mqt
             p, v = line.split()
             levels[int(p)] = int(v)
         assert levels[25] == 1 and levels[26] == 0, levels
+        # The status line says so from the cycle after the key was taken.
+        deadline = time.time() + 10
+        while time.time() < deadline and not any(
+                "SAFE MODE" in l and "outputs fail-safe, DSE auto" in l for l in fw.lines):
+            time.sleep(0.2)
         assert any("SAFE MODE" in l and "outputs fail-safe, DSE auto" in l for l in fw.lines), \
             "\n".join(fw.lines[-10:])
         # A config can still be pushed, and a reboot by a person leaves safe mode.
