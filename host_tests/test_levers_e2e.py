@@ -8,7 +8,6 @@
 # EPEver's Modbus register address list for the LS-B/VS-B/Tracer-B/Tracer-A/
 # iTracer/eTracer series (V2.5), switch values: coil 0x0000 "charging device
 # on/off", 1 on, 0 off; written with FC05, read with FC01.
-import threading
 import time
 
 from rigs import Cabinet, Firmware, fw_config
@@ -111,36 +110,23 @@ class PinBridge:
     emulated rectifiers (as test_generator_e2e wires the relay contacts)."""
 
     def __init__(self, cab, path, wiring):
-        from emulator_client import EmulatorClient
+        from emulator_client import EmulatorClient, PinFollower
         ctl = cab.ready["control"]
         self.ctl = EmulatorClient(ctl["host"], ctl["port"])
         self.path = path
         self.wiring = wiring        # pin -> (model key, active level)
-        open(path, "w").close()
-        self.stop = threading.Event()
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
+        self.pins = PinFollower(path, self._change)
 
-    def _run(self):
-        seen = 0
-        while not self.stop.is_set():
-            with open(self.path) as f:
-                lines = f.read().splitlines()
-            for l in lines[seen:]:
-                pin, level = (int(x) for x in l.split())
-                if pin in self.wiring:
-                    key, active = self.wiring[pin]
-                    self.ctl.set(key, level == active)
-            seen = len(lines)
-            time.sleep(0.05)
+    def _change(self, pin, level):
+        if pin in self.wiring:
+            key, active = self.wiring[pin]
+            self.ctl.set(key, level == active)
 
     def log(self):
-        with open(self.path) as f:
-            return f.read().split()
+        return self.pins.log()
 
     def close(self):
-        self.stop.set()
-        self.t.join(2)
+        self.pins.close()
         self.ctl.close()
 
 

@@ -46,7 +46,7 @@ sys.path.insert(0, HERE)
 import paho.mqtt.client as mqtt  # noqa: E402
 
 from broker import Broker  # noqa: E402
-from emulator_client import EmulatorClient, start_emulator, stop_emulator  # noqa: E402
+from emulator_client import EmulatorClient, PinFollower, start_emulator, stop_emulator  # noqa: E402
 
 DEMO = os.path.join(HERE, "configs", "demo.json")
 
@@ -125,7 +125,7 @@ class Noc:
 
 class Wiring:
     """The firmware's output pins (the pin twin's file) wired to the
-    emulated cabinet, as host_tests/test_levers_e2e.py's PinBridge: each
+    emulated cabinet (emulator_client.PinFollower, as the lever tests): each
     change is set in the emulator and said in a [demo] line."""
 
     def __init__(self, ctl, path, dcfg, loads):
@@ -146,37 +146,25 @@ class Wiring:
         self.level = {}
         self.changes = []       # (model hour, key, on)
         self.lock = threading.Lock()
-        open(path, "w").close()
-        self.stop = threading.Event()
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
+        self.pins = PinFollower(path, self._change)
 
-    def _run(self):
-        seen = 0
-        while not self.stop.is_set():
-            with open(self.path) as f:
-                lines = f.read().splitlines()
-            for l in lines[seen:]:
-                pin, level = (int(x) for x in l.split())
-                if pin not in self.w or self.level.get(pin) == level:
-                    continue
-                first = pin not in self.level
-                self.level[pin] = level
-                key, active, what, on_text, off_text = self.w[pin]
-                on = level == active
-                with self.lock:
-                    self.ctl.set(key, on)
-                    hour = self.ctl.state()["hour"]
-                self.changes.append((hour, key, on))
-                if not first or not on:
-                    say("%s pin %d -> %d: %s %s" % (hhmm(hour), pin, level, what,
-                                                    on_text if on else off_text))
-            seen = len(lines)
-            time.sleep(0.05)
+    def _change(self, pin, level):
+        if pin not in self.w or self.level.get(pin) == level:
+            return
+        first = pin not in self.level
+        self.level[pin] = level
+        key, active, what, on_text, off_text = self.w[pin]
+        on = level == active
+        with self.lock:
+            self.ctl.set(key, on)
+            hour = self.ctl.state()["hour"]
+        self.changes.append((hour, key, on))
+        if not first or not on:
+            say("%s pin %d -> %d: %s %s" % (hhmm(hour), pin, level, what,
+                                            on_text if on else off_text))
 
     def close(self):
-        self.stop.set()
-        self.t.join(2)
+        self.pins.close()
         self.ctl.close()
 
 

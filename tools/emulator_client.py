@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -134,6 +135,42 @@ class EmulatorClient:
 
     def shutdown(self):
         return self.call("shutdown")
+
+
+class PinFollower:
+    """The board twin's pin file (tools/board_twin/machine.py writes a line
+    "<pin> <level>" for each output change), followed in a thread:
+    on_change(pin, level) for each new line. How a test or the demo wires
+    the firmware's outputs to the emulated cabinet."""
+
+    def __init__(self, path, on_change, period_s=0.05):
+        self.path = path
+        self.on_change = on_change
+        self.period_s = period_s
+        open(path, "w").close()
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        seen = 0
+        while not self.stop.is_set():
+            with open(self.path) as f:
+                lines = f.read().splitlines()
+            for line in lines[seen:]:
+                pin, level = (int(x) for x in line.split())
+                self.on_change(pin, level)
+            seen = len(lines)
+            time.sleep(self.period_s)
+
+    def log(self):
+        """The file's words so far: pin, level, pin, level, ..."""
+        with open(self.path) as f:
+            return f.read().split()
+
+    def close(self):
+        self.stop.set()
+        self.t.join(2)
 
 
 def _build_args(config_path, port_overrides, speed, start_hour, control_port,
