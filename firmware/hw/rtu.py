@@ -242,11 +242,12 @@ class RtuBus:
             if quiet > 0:
                 time.sleep_us(quiet)
         # A late answer from another unit fails the unit check; only the
-        # same unit's can pass for the answer to this request, and only
-        # soon after the timeout (later it is on the line, and discarded).
+        # same unit's can pass for the answer to this request. A unit that
+        # missed its timeout is given one more timeout to finish late
+        # (later it is on the line before the request, and discarded).
         listen = 0
         if unit == self._late_unit:
-            listen = self.timeout_us // 2 - time.ticks_diff(time.ticks_us(), self._late_us)
+            listen = self.timeout_us - time.ticks_diff(time.ticks_us(), self._late_us)
         self._discard(listen if listen > 0 else 0)
         self._late_unit = None
         self.n_requests += 1
