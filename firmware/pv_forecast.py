@@ -6,18 +6,22 @@
 #
 # The shape is clear sky at the site's latitude and longitude (cos of the
 # sun's zenith angle, 15-minute slots, made once a day); its scale is the
-# site's own PV yield of the last days, as the MPPTs reported it. A
-# curtailed day (battery full) reads low: the forecast errs towards the
-# diesel, never away from it.
+# best of the site's own PV yields of the last days, as the MPPTs reported
+# them. A cloudy day reads low, and so does a curtailed one (battery full);
+# a forecast that is low throws free PV away, while one that is high costs
+# at most a run that comes earlier (start_soc still starts it), the same
+# energy at the same efficiency. So the best day, not the mean, sets it.
+# The night the battery must still carry is the load less the dawn's PV
+# until PV alone carries it.
 #
-# stop_soc() is an int, or None when there is no forecast yet. It is made
+# target is an int, or None when there is no forecast yet. It is made
 # once a minute in integers from a precomputed table: the tick allocates
 # nothing (floats are made only once a day, for the day's shape).
 from firmware.compat import const
 
 _SLOTS = const(96)          # 15-minute slots a day
 _SLOT_S = const(900)
-_DAYS = const(3)            # days of yield the scale averages
+_DAYS = const(7)            # days of yield the scale is the best of
 _SUN = const(50)            # shape (permille of the sun overhead) counted as daylight
 _MARGIN_SOC = const(10)     # SOC points kept above what the night still needs
 _CHARGE_EFF = const(95)     # % of PV surplus that ends up in the battery
@@ -101,8 +105,9 @@ class PvForecast:
         n = min(self.n_scales, _DAYS)
         t = 0
         for i in range(n):
-            t += self.scales[i]
-        return t // n
+            if self.scales[i] > t:
+                t = self.scales[i]
+        return t
 
     def _target(self, slot, load_w, cap_wh):
         shape = self.shape
@@ -113,10 +118,11 @@ class PvForecast:
         while last > 0 and shape[last] < _SUN:
             last -= 1
         first = slot if slot <= last else 0
-        # Slots until PV alone carries the load, and PV beyond the load until
-        # sunset: Wh a slot = scale * shape // 1000 (per 1000 shape-slots).
+        # What the battery gives until PV alone carries the load (the load
+        # less the dawn's PV), and PV beyond the load until sunset: Wh a
+        # slot = scale * shape // 1000 (per 1000 shape-slots).
         load_slot_wh = load_w // 4
-        wait = 0 if slot <= last else _SLOTS - slot
+        night_wh = 0 if slot <= last else load_slot_wh * (_SLOTS - slot)
         carried = False
         surplus = 0
         for i in range(first, last + 1):
@@ -125,7 +131,7 @@ class PvForecast:
                 carried = True
                 surplus += pv - load_slot_wh
             elif not carried:
-                wait += 1
+                night_wh += load_slot_wh - pv
         if not carried:
             self.expected_wh = 0
             return None                 # no sun to wait for: the fixed stop stands
@@ -134,6 +140,6 @@ class PvForecast:
         if not pct:
             return None
         room = self.expected_wh // pct
-        night = load_slot_wh * wait // pct
+        night = night_wh // pct
         floor = max(self.min_soc, self.start_soc + night + _MARGIN_SOC)
         return min(self.stop_soc, max(floor, 100 - room))

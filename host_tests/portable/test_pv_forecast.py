@@ -67,12 +67,38 @@ def test_a_sunny_site_stops_a_night_run_early_and_never_below_the_floor():
     t, wh = sunny_days(f, 3, 30)                   # 30 kWh a day: ~6 kWp at 12 deg N
     f.tick(t + 3 * 3600, wh, snap())               # 03:00
     assert f.n_scales == 2                         # days 2 and 3 (day 1: the start's)
-    # Until PV carries the 1.8 kW load (~08:00) the battery must carry
-    # ~9 kWh = 43 SOC points of 20.8 kWh; above start_soc 30 and a 10-point
-    # margin that is 83 %; the rest of the 90 % is room for the sun.
-    assert f.target is not None and 50 <= f.target < 90, f.target
-    assert f.target >= 30 + 10
+    # Until PV alone carries the 1.8 kW load (~08:00) the battery carries
+    # the load less the dawn's PV: 5.4 kWh from 03:00 to sunrise and ~2 kWh
+    # of the dawn's deficit, ~35 SOC points of 20.8 kWh; above start_soc
+    # 30 and a 10-point margin that is ~75 %; the rest of the 90 % is room
+    # for the sun. (The whole load until 08:00, 9 kWh, would make it 83 %.)
+    assert f.target is not None and 70 <= f.target <= 78, f.target
     assert f.expected_wh > 5000
+
+
+def days_of(f, t, wh, days, kwh_a_day):
+    for d in range(days):
+        for m in range(0, DAY // 60):
+            f.tick(t + d * DAY + m * 60, wh, snap())
+            if m % 15 == 14:
+                wh += kwh_a_day * 1000 * f.shape[m // 15] // max(f.day_shape, 1)
+    return t + days * DAY, wh
+
+
+def test_the_best_day_of_the_last_week_sets_the_scale():
+    # A cloudy or curtailed day reads low. A forecast that is low throws
+    # free PV away; one that is high only brings a later run earlier. So
+    # one clear day in the last week says what the sun can do.
+    f = new()
+    t, wh = sunny_days(f, 2, 30)                   # one whole clear day...
+    t, wh = days_of(f, t, wh, 5, 10)               # ...then five at a third of it
+    f.tick(t + 3 * 3600, wh, snap())
+    assert f.n_scales == 6
+    assert f.expected_wh > 10000, f.expected_wh    # a clear day's surplus (a mean: ~2 kWh)
+    assert 70 <= f.target <= 78, f.target
+    t, wh = days_of(f, t, wh, 7, 10)               # a week without it: the clear day is gone
+    f.tick(t + 3 * 3600, wh, snap())
+    assert f.expected_wh < 3000, f.expected_wh
 
 
 def test_a_run_at_noon_leaves_room_for_the_afternoon():
