@@ -142,6 +142,8 @@ _SCHEMA = (
     'on_comm_loss s "keep" keep,stop,start\n'
     'rated_kw N null 1..5000\n'         # null: diesel litres estimated, 20 kW assumed
     'pv_stop_min_soc n 50 0..100\n'      # a charging run stops for expected PV no lower
+    'outage_start_soc N 20 0..100\n'     # in a grid outage a SOC start waits to here (null: start_soc)
+    'outage_stop_soc N 50 0..100\n'      # in a grid outage a charging run stops here (null: stop_soc)
     'fuel_f0 n 0.08415 0..1\n'           # l/h per kW rated (HOMER F0)
     'fuel_f1 n 0.246 0..1\n'             # l/h per kW out (HOMER F1)
     '@',

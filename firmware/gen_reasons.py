@@ -86,6 +86,7 @@ class Reasons:
         self.active = 0           # bits of the reasons that hold
         self.waiting = 0          # bits of the reasons waiting out their start delay
         self._t = [None] * len(ROWS)   # ticks_ms a row's start or stop test turned true
+        self.soc_start = None     # a lower SOC start for now (an outage the grid ends soon)
 
     def reset(self):
         self.active = 0
@@ -109,6 +110,9 @@ class Reasons:
         for bit, get, way, k_on, k_off, k_delay, off_ms, k_min, starts, vetoed in ROWS:
             i += 1
             on = None if k_on is None else g[k_on]
+            if bit == R_SOC and on is not None and self.soc_start is not None \
+                    and self.soc_start < on:
+                on = self.soc_start
             delay = 0 if k_delay is None else g[k_delay]
             if delay is None or (on is None and k_on is not None):
                 act &= ~bit         # left out by the config

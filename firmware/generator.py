@@ -47,9 +47,10 @@ S_FAIL_START = const(11)
 S_UNEXPECTED = const(12)
 S_FAIL_STOP = const(13)
 S_PV_AHEAD = const(14)   # charged far enough: the PV forecast fills the rest
+S_GRID_DUE = const(15)   # charged far enough: the grid, due back, charges the rest
 STOP_NAMES = ('', 'reasons_cleared', 'max_run', 'charge_taper', 'max_charge_time', 'pv_carries',
               'fuel_low', 'manual_stop', 'mode_off', 'grid_back', 'comm_loss', 'fail_to_start',
-              'unexpected_stop', 'fail_to_stop', 'pv_expected')
+              'unexpected_stop', 'fail_to_stop', 'pv_expected', 'grid_expected')
 
 MODES = ('auto', 'manual', 'off')
 
@@ -67,6 +68,7 @@ _DSE_START_MARGIN_MS = const(30000)  # past the module's own crank sequence: a f
 # The genset's frequency when nothing else tells: at speed, or stopped.
 _RUNNING_HZ = const(45)
 _STOPPED_HZ = const(10)
+_OUTAGE_STOP_OVER_START = const(10)  # SOC points an outage run leaves above start_soc
 _MAX_TICK_GAP_MS = const(60000)   # a longer gap (a stall, a clock jump) adds no run time
 _EVENTS_KEPT = const(16)
 _DAY_S = const(86400)
@@ -285,6 +287,9 @@ class Generator:
         start delay (self.waiting); True when some are waiting."""
         g = self.cfg
         c = self.conditions
+        # A grid outage most likely ends before the battery does: in one,
+        # the battery carries lower before the diesel starts.
+        c.soc_start = g['outage_start_soc'] if snap['grid_ok'] is False else None
         c.update(snap, now, self._run_ms_now(now))
         bits = c.active
         pend = c.waiting
@@ -410,6 +415,12 @@ class Generator:
             soc = snap['batt_soc']
             if t is not None and soc is not None and soc >= t:
                 return S_PV_AHEAD
+            # In an outage, diesel charging past what carries the site to
+            # the next start does what the grid, back, does at its own price.
+            t = g['outage_stop_soc']
+            if t is not None and snap['grid_ok'] is False and soc is not None \
+                    and soc >= t and soc >= g['start_soc'] + _OUTAGE_STOP_OVER_START:
+                return S_GRID_DUE
         if self.reasons:
             return S_NONE
         if self.run_reasons & (R_GRID | BATTERY_REASONS) and snap['grid_ok'] is True:

@@ -289,7 +289,7 @@ def test_section_defaults_and_their_types():
         'service_hours': 250, 'max_run_s': 14400, 'stop_taper_c': 0.02, 'stop_taper_s': 600,
         'max_charge_s': 10800, 'pv_stop_s': 900, 'bms_warn_start': True, 'bms_min_run_s': 3600,
         'grid_loss_start_s': None, 'fuel_prevent_pct': 10, 'fuel_stop_pct': 5, 'on_comm_loss': 'keep',
-        'rated_kw': None, 'pv_stop_min_soc': 50, 'fuel_f0': 0.08415, 'fuel_f1': 0.246, 'quiet': None}), cfg['generator']
+        'rated_kw': None, 'pv_stop_min_soc': 50, 'outage_start_soc': 20, 'outage_stop_soc': 50, 'fuel_f0': 0.08415, 'fuel_f1': 0.246, 'quiet': None}), cfg['generator']
     assert same(cfg['loads'][0], {
         'name': 'a', 'pin': 5, 'priority': 1, 'critical': False, 'active_high': True, 'shed_v': 46.0,
         'restore_v': 50.0, 'shed_soc': 20, 'restore_soc': 40, 'backup_s': None, 'min_off_s': 300})
@@ -324,7 +324,7 @@ def test_unknown_key_lists_every_key_in_schema_order():
                              'crank_rest_s, stop_timeout_s, quiet_hours, quiet_override_soc, exercise_days, '
                              'exercise_s, exercise_hour, service_hours, max_run_s, stop_taper_c, '
                              'stop_taper_s, max_charge_s, pv_stop_s, bms_warn_start, bms_min_run_s, '
-                             'grid_loss_start_s, fuel_prevent_pct, fuel_stop_pct, on_comm_loss, rated_kw, pv_stop_min_soc, '
+                             'grid_loss_start_s, fuel_prevent_pct, fuel_stop_pct, on_comm_loss, rated_kw, pv_stop_min_soc, outage_start_soc, outage_stop_soc, '
                              'fuel_f0, fuel_f1)')):
         raw = ex()
         d = raw

@@ -532,3 +532,50 @@ def test_bad_saved_state_changes_nothing():
     e = raises(ValueError, s.g.from_dict, {'run_s': 'lots', 'starts': 3, 'state': 'lockout'})
     assert e is not None
     assert s.g.run_s == 500 and s.g.starts == 0 and s.g.state_name == 'standby'
+
+
+def test_in_a_grid_outage_the_battery_carries_to_outage_start_soc():
+    # A grid site's outage most likely ends before the battery does: a SOC
+    # start waits for outage_start_soc (20), not start_soc (30). Without a
+    # grid (grid_ok None: no meter) start_soc stands.
+    s = Sim(obey=True)
+    s.step(120, batt_soc=25, grid_ok=False)
+    assert s.g.state_name == 'standby' and s.sent == []
+    s.step(61, batt_soc=19, grid_ok=False)
+    assert s.g.run_reasons == R.R_SOC and s.sent == [A.KEY_TELE_START]
+    s = Sim(obey=True)
+    s.step(61, batt_soc=25)
+    assert s.g.run_reasons == R.R_SOC
+    s = Sim(obey=True, outage_start_soc=None)
+    s.step(61, batt_soc=25, grid_ok=False)
+    assert s.g.run_reasons == R.R_SOC
+
+
+def test_in_a_grid_outage_a_charging_run_stops_at_outage_stop_soc():
+    # Diesel charging past what carries the site to the next start does
+    # what the returning grid does at its own price ('grid_expected').
+    s = Sim(obey=True, min_run_s=60)
+    s.step(61, batt_soc=19, grid_ok=False)
+    assert s.run_until('running')
+    s.step(120, batt_soc=49, grid_ok=False)
+    assert s.g.state_name == 'running'
+    s.step(2, batt_soc=50, grid_ok=False)
+    assert s.g.stop_reason == G.S_GRID_DUE and G.STOP_NAMES[G.S_GRID_DUE] == 'grid_expected'
+    # Off grid the same run charges on to stop_soc.
+    s = Sim(obey=True, min_run_s=60)
+    s.step(61, batt_soc=25)
+    assert s.run_until('running')
+    s.step(120, batt_soc=60)
+    assert s.g.state_name == 'running'
+
+
+def test_an_outage_run_always_leaves_ten_points_above_start_soc():
+    # start_soc 45 with the default outage_stop_soc 50: a stop at 50 would
+    # start again five points later. The run charges to 55.
+    s = Sim(obey=True, min_run_s=60, start_soc=45, outage_start_soc=None)
+    s.step(61, batt_soc=40, grid_ok=False)
+    assert s.run_until('running')
+    s.step(120, batt_soc=52, grid_ok=False)
+    assert s.g.state_name == 'running'
+    s.step(2, batt_soc=55, grid_ok=False)
+    assert s.g.stop_reason == G.S_GRID_DUE
