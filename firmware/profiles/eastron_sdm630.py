@@ -23,6 +23,9 @@ POINTS = (
     ('w_l2', 4, 14, F32, 1, -250000, 250000),
     ('w_l3', 4, 16, F32, 1, -250000, 250000),
     ('power_w', 4, 52, F32, 1, -750000, 750000),
+    ('va', 4, 56, F32, 1, 0, 750000),           # total system volt amps
+    ('var', 4, 60, F32, 1, -750000, 750000),    # total system VAr
+    ('pf', 4, 62, F32, 1, -1, 1),               # total system power factor
     ('hz', 4, 70, F32, 1, 0, 100),
     ('import_kwh', 4, 72, F32, 1, 0, None),
     ('export_kwh', 4, 74, F32, 1, 0, None),

@@ -47,6 +47,34 @@ def test_epever_decodes():
     assert [r[1] for r in bus.reads] == [4, 4, 4]
 
 
+def test_epever_remote_temp_rated_voltage_and_consumed_energy():
+    # EPEver's "LS-B/VS-B/Tracer-B/Tracer-A/iTracer/eTracer Controller
+    # Communication Instruction" V2.5 (input registers, FC04): 0x311B remote
+    # battery temperature s16 x0.01 degC, 0x311D battery's real rated voltage
+    # x0.01 V, 0x3304-0x3305 consumed energy today and 0x330A-0x330B total
+    # consumed energy, u32 x0.01 kWh, low word first. The values are a
+    # Tracer2215BN's, published in toggio/PhpEpsolarTracer's README: remote
+    # battery temperature 25 degC, system rated voltage 12 V, consumed
+    # energy today 0.15 kWh, total consumed energy 13.4 kWh.
+    bus = FakeBus()
+    epever_regs(bus)
+    bus.set(1, 4, 0x311B, [2500, 0, 1200])
+    bus.set(1, 4, 0x3304, [15, 0])
+    bus.set(1, 4, 0x330A, [1340, 0])
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    assert d.poll(1000)
+    v = d.values
+    assert v['remote_temp_c'] == 25.0 and v['rated_v'] == 12.0
+    assert v['used_today_kwh'] == 0.15 and v['used_total_kwh'] == 13.4
+    assert close(v['energy_today_kwh'], 12.34)     # the generated ones unchanged
+    bus.set(1, 4, 0x311B, [0xFF06])                # -2.50 degC: signed
+    bus.set(1, 4, 0x330A, [0x86A0, 0x0001])        # 1000.00 kWh: the high word counts
+    d.poll(1002)
+    assert v['remote_temp_c'] == -2.5 and v['used_total_kwh'] == 1000.0
+    # Still three reads: the new registers ride in the coalesced requests.
+    assert len(d.reqs) == 3
+
+
 def f32_words(hexstr):
     w = int(hexstr, 16)
     return [w >> 16, w & 0xFFFF]
@@ -68,6 +96,44 @@ def test_sdm630_decodes():
     assert close(v['a_l2'], 5.0) and close(v['w_l1'], 1153.0)
     assert close(v['power_w'], 3458.0) and close(v['hz'], 50.0)
     assert close(v['import_kwh'], 10000.0) and v['export_kwh'] == 0.0
+    for r in bus.reads:
+        assert r[2] % 2 == 0 and r[3] <= 80
+
+
+def test_sdm630_apparent_reactive_power_and_power_factor():
+    # Eastron "SDM630 Modbus Protocol" V1.8, input registers (FC04, float32
+    # high word first): 30057 (address 0x38 = 56) total system volt amps,
+    # 30061 (0x3C = 60) total system VAr, 30063 (0x3E = 62) total system
+    # power factor; 30073/30075 (72/74) import/export kWh were read already.
+    bus = FakeBus()
+    bus.set(2, 4, 52, f32_words('45582000'))             # 3458.0 W
+    bus.set(2, 4, 56, f32_words('45610000'))             # 3600.0 VA
+    bus.set(2, 4, 60, f32_words('C4960000'))             # -1200.0 VAr (capacitive)
+    bus.set(2, 4, 62, f32_words('3F75C28F'))             # 0.96
+    d = dev('meter', 'eastron_sdm630', 2, bus, 'grid')
+    assert d.poll(1000)
+    v = d.values
+    assert close(v['va'], 3600.0) and close(v['var'], -1200.0)
+    assert abs(v['pf'] - 0.96) < 1e-6
+    assert len(d.reqs) == 2      # 52..75 already was one read
+
+
+def test_sdm120_apparent_reactive_power_and_power_factor():
+    # Eastron "SDM120 Modbus Protocol" input registers (FC04): 30019 (18)
+    # apparent power VA, 30025 (24) reactive power VAr, 30031 (30) power
+    # factor; 30073/30075 (72/74) import/export kWh.
+    bus = FakeBus()
+    bus.set(5, 4, 12, f32_words('44BB8000'))             # 1500.0 W
+    bus.set(5, 4, 18, f32_words('44C80000'))             # 1600.0 VA
+    bus.set(5, 4, 24, f32_words('43FA0000'))             # 500.0 VAr
+    bus.set(5, 4, 30, f32_words('3F700000'))             # 0.9375
+    bus.set(5, 4, 72, f32_words('447A0000'))             # 1000.0 kWh import
+    bus.set(5, 4, 74, f32_words('41200000'))             # 10.0 kWh export
+    d = dev('m2', 'eastron_sdm120', 5, bus, 'load')
+    assert d.poll(0)
+    v = d.values
+    assert close(v['va'], 1600.0) and close(v['var'], 500.0) and v['pf'] == 0.9375
+    assert close(v['import_kwh'], 1000.0) and close(v['export_kwh'], 10.0)
     for r in bus.reads:
         assert r[2] % 2 == 0 and r[3] <= 80
 
