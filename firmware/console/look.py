@@ -113,6 +113,9 @@ def c_devices(con, args, text, now):
             d.name, d.profile_name, d.bus.name, d.unit, 'online' if d.online else 'OFFLINE', age,
             d.n_ok, d.n_err[TIMEOUT], d.n_err[FRAME], d.n_err[EXCEPTION], d.n_err[LINK],
             d.last_err or '-'))
+        if d.limit:
+            print('%-10s reads split: at most %d registers a read (it refused %d with exception 2)'
+                  % ('', d.limit, d.refused))
         if d.online and d.missing:
             print('%-10s %d of %d requests without data for %d+ cycles: their values are missing'
                   % ('', d.missing, len(d.reqs), MISSES_OFFLINE))

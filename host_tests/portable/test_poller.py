@@ -282,8 +282,10 @@ def test_garbage_answer_clears_its_block_only():
 def test_exception_answer_means_alive():
     bus = FakeBus()
     dse_regs(bus)
+    # Exception 4 (device failure): exception 2 to a long read splits it
+    # (test_refused_long_read_is_split_*).
     for r in (772, 1027, 1408, 1536, 1798, 39425):
-        bus.fail[(10, 3, r)] = BusError(EXCEPTION, '2')
+        bus.fail[(10, 3, r)] = BusError(EXCEPTION, '4')
     d = dev('genset', 'dse_gencomm', 10, bus)
     assert d.poll(0) and d.online
     assert d.errors(EXCEPTION) == 6
@@ -365,3 +367,100 @@ def test_a_unit_that_answers_but_not_for_some_values_says_they_are_missing():
     assert d.poll(9) and d.missing == 0 and d.values['fuel_pct'] is not None
     al.evaluate(snap, [d], 9000, 9)
     assert not al.is_active('dev_data_missing')
+
+
+# Exception 2 is "illegal data address", and the MODBUS Application Protocol
+# Specification V1.1b3 (section 7, exception code 02) says it may mean that
+# "the combination of reference number and transfer length is invalid":
+# a unit may refuse a read for its length alone. EPEver's LS-B series is
+# reported (issue 13) to refuse reads of 20 or more registers from 0x3100.
+class LsbBus(FakeBus):
+    def __init__(self, longest=19):
+        super().__init__()
+        self.longest = longest
+
+    def read(self, unit, fc, start, count):
+        if fc == 4 and 0x3100 <= start < 0x3200 and count > self.longest:
+            self.reads.append((unit, fc, start, count))
+            raise BusError(EXCEPTION, 2)        # as firmware/hw/rtu.py raises it
+        return super().read(unit, fc, start, count)
+
+
+def test_refused_long_read_is_split_and_the_values_arrive_that_cycle():
+    bus = LsbBus()
+    epever_regs(bus)
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    long_read = d.reqs[0]
+    assert long_read[2] >= 20
+    assert d.poll(1000) and d.online
+    v = d.values
+    assert close(v['pv_v'], 73.0) and close(v['batt_v'], 53.0) and v['soc'] == 75
+    assert close(v['charge_w'], 848.0) and close(v['batt_temp_c'], -5.25)
+    assert d.refused == long_read[2] and 0 < d.limit < 20
+    assert d.missing == 0 and len(d.reqs) == 4
+    # Built once, when learnt: the next cycles read the split plan as it is,
+    # and the unit never sees the long read again.
+    split = d.reqs
+    n = len(bus.reads)
+    d.poll(1002)
+    d.poll(1004)
+    assert d.reqs is split
+    assert all(r[3] < 20 for r in bus.reads[n:] if r[2] < 0x3200) and len(bus.reads) - n == 8
+    assert d.errors(EXCEPTION) == 1
+
+
+def test_split_is_forgotten_when_the_unit_goes_offline():
+    bus = LsbBus()
+    epever_regs(bus)
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    coalesced = d.reqs
+    d.poll(1000)
+    assert d.limit and d.reqs is not coalesced
+    bus.silent.add(1)
+    for k in range(3):
+        d.poll(1002 + 2 * k)
+    assert not d.online
+    # Another unit may be put in its place: it starts from the coalesced plan.
+    assert d.reqs is coalesced and d.limit == 0 and d.refused == 0
+    assert len(d._fails) == len(coalesced)
+
+
+def test_unit_that_takes_the_long_read_keeps_the_coalesced_plan():
+    bus = FakeBus()
+    epever_regs(bus)
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    coalesced = d.reqs
+    for k in range(3):
+        d.poll(1000 + 2 * k)
+    assert d.reqs is coalesced and d.limit == 0 and len(bus.reads) == 9
+
+
+def test_other_exceptions_and_single_points_are_not_split():
+    bus = FakeBus()
+    epever_regs(bus)
+    bus.fail[(1, 4, 0x3100)] = BusError(EXCEPTION, 4)     # device failure
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    d.poll(1000)
+    assert len(d.reqs) == 3 and d.limit == 0 and d.values['pv_v'] is None
+    bus = FakeBus()
+    bus.fail[(10, 3, 772)] = BusError(EXCEPTION, 2)        # one register it lacks
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    n = len(d.reqs)
+    d.poll(0)
+    assert len(d.reqs) == n and d.limit == 0
+
+
+def test_a_unit_refusing_every_read_costs_at_most_max_splits_more_requests():
+    class Refuses(FakeBus):
+        def read(self, unit, fc, start, count):
+            self.reads.append((unit, fc, start, count))
+            raise BusError(EXCEPTION, 2)
+    bus = Refuses()
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    n = len(d.reqs)
+    for k in range(5):
+        d.poll(1000 + 2 * k)
+    assert len(d.reqs) <= n + poller.MAX_SPLITS
+    m = len(bus.reads)
+    d.poll(2000)
+    assert len(bus.reads) - m == len(d.reqs)

@@ -15,7 +15,11 @@ class EpeverTracer(Device):
     ANSWER_DELAY_MS = 15
     PARAMS = dict(Device.PARAMS, load_on=("load_on", bool),
                   coil_refuse=("coil_refuse", bool),   # coil 0 writes answer exception 4
-                  charger_fault=("fault_bits", bits16))  # bits OR'd into 0x3201
+                  charger_fault=("fault_bits", bits16),  # bits OR'd into 0x3201
+                  # > 0: an FC04 read of more registers than this from the
+                  # 0x31xx block answers exception 2, as the LS-B series is
+                  # reported to for 20 or more (issue 13): long_read_max 19
+                  long_read_max=("long_read_max", int))
     POINT_VALUES = {
         "pv_v": "pv_v", "pv_a": "pv_a", "pv_w": "pv_w", "batt_v": "batt_v",
         "charge_a": "charge_a", "charge_w": "charge_w",
@@ -47,6 +51,7 @@ class EpeverTracer(Device):
         self.charge_on = True    # coil 0: charging device on/off
         self.coil_refuse = False
         self.fault_bits = 0  # OR'd into 0x3201 (set via "charger_fault")
+        self.long_read_max = int(cfg.get("long_read_max", 0))
         self.used_kwh = 0.0  # the load terminal's consumed energy (0x3304.., 0x330A..)
         self.used_day = 0
         self.used_today = 0.0
@@ -144,6 +149,12 @@ class EpeverTracer(Device):
         coil = {0x0000: 1 if self.charge_on else 0, 0x0001: 0, 0x0002: 1 if self.load_on else 0, 0x0003: 1}
         tables.update(holding=hold, coil=coil)
         return tables
+
+    def read(self, fc, addr, count):
+        if (fc == 4 and self.long_read_max and 0x3100 <= addr <= 0x31FF
+                and count > self.long_read_max):
+            return ExcCodes.ILLEGAL_ADDRESS
+        return super().read(fc, addr, count)
 
     def write(self, fc, addr, values):
         if fc in (5, 15):
