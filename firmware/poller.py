@@ -34,7 +34,8 @@ class Device:
         pts, self.reqs = plan.build(
             profile.POINTS, profile.MAX_REGS, plan.bridge_limit(profile, baud),
             profile.ALIGN, profile.PAGE)
-        self._compact(pts, getattr(profile, 'DECIMALS', None))
+        self._compact(pts, getattr(profile, 'DECIMALS', None),
+                      getattr(profile, 'DECIMALS_ELSE', 3))
         # The coalesced plan, kept while a split one (learnt from a unit that
         # refuses long reads) runs, and back when the unit goes offline.
         self._plan0 = (self.reqs, self._meta)
@@ -65,7 +66,7 @@ class Device:
         self._fails = bytearray(len(self.reqs))
         self.missing = 0           # requests without data for MISSES_OFFLINE cycles or more
 
-    def _compact(self, pts, decimals):
+    def _compact(self, pts, decimals, dp_else):
         # The profile's point tuples cost ~100 bytes each on the heap: keep
         # the points as parallel columns instead (names; byte offset in the
         # request's answer and value type, 3 bytes a point; scale and limits
@@ -75,7 +76,8 @@ class Device:
         self._addr = tuple(p[decode.P_ADDR] for p in pts)
         self._meta = self._layout(self.reqs, tuple(p[decode.P_TYPE] for p in pts))
         # Each value's resolution in decimals (what the device measures):
-        # from its scale, or for floats the profile's DECIMALS (3 if unnamed).
+        # from its scale, or for floats the profile's DECIMALS (DECIMALS_ELSE
+        # for those it does not name).
         dp = bytearray(n)
         div = []
         for i in range(n):
@@ -83,7 +85,7 @@ class Device:
             k = decode.divisor(p[decode.P_SCALE])
             div.append(k)
             if p[decode.P_TYPE] == decode.F32:
-                dp[i] = decimals.get(p[decode.P_NAME], 3) if decimals else 3
+                dp[i] = decimals.get(p[decode.P_NAME], dp_else) if decimals else dp_else
             else:
                 while k >= 10:
                     dp[i] += 1
@@ -150,6 +152,15 @@ class Device:
             self._fails = bytearray(len(self.reqs))
             self.limit = 0
             self.refused = 0
+
+    def out(self):
+        """The values as they go out (dev/<name>): each at its resolution."""
+        out = dict(self.values)
+        names = self.names
+        dp = self.dp
+        for i in range(len(names)):
+            out[names[i]] = decode.at(out[names[i]], dp[i])
+        return out
 
     def errors(self, kind):
         return self.n_err[kind]

@@ -456,3 +456,9 @@ def test_devices_tells_a_split_plan_and_the_values_still_arrive(site):
     st = cab.emu.state()["devices"]["mppt1"]
     v = float(re.search(r"batt_v\s+([\d.]+)", out).group(1))
     assert v == pytest.approx(st["batt_v"], abs=0.2)
+    # Each value at its device's resolution: EPEver x0.01, the meter's
+    # float32 volts to 0.1 V and power to 1 W (its display).
+    assert re.search(r"^\s+batt_v\s+\d+\.\d\d\r?$", out, re.M), out
+    out = t.cmd("read meter")
+    assert re.search(r"^\s+v_l1\s+\d+\.\d\r?$", out, re.M), out
+    assert re.search(r"^\s+power_w\s+-?\d+\r?$", out, re.M), out

@@ -133,9 +133,14 @@ def c_read(con, args, text, now):
     d = _device(con.app, args[0])
     print('%s (%s, unit %d, %s)' % (d.name, d.profile_name, d.unit,
                                     'online' if d.online else 'OFFLINE'))
+    dp = {}
+    for i in range(len(d.names)):
+        dp[d.names[i]] = d.dp[i]
     for k in sorted(d.values):
         v = d.values[k]
-        print('  %-22s %s' % (k, '--' if v is None else ('%.6g' % v if isinstance(v, float) else v)))
+        # Each value at the resolution its device measures.
+        print('  %-22s %s' % (k, '--' if v is None else (
+            '%.*f' % (dp.get(k, 3), v) if isinstance(v, float) else v)))
 
 
 def c_raw(con, args, text, now):

@@ -3,7 +3,8 @@
 # The family's framing and limits are the SDM630's.
 from firmware.decode import F32
 from firmware.profiles.eastron_sdm630 import (KIND, SENTINEL, MAX_REGS, MAX_GAP, ALIGN,  # noqa: F401
-                                              PAGE, ANSWER_MS, GAP_MS)
+                                              PAGE, ANSWER_MS, GAP_MS,
+                                              DECIMALS, DECIMALS_ELSE)
 
 POINTS = (
     ('v_l1', 4, 0, F32, 1, 0, 500),

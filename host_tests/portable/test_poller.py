@@ -464,3 +464,40 @@ def test_a_unit_refusing_every_read_costs_at_most_max_splits_more_requests():
     m = len(bus.reads)
     d.poll(2000)
     assert len(bus.reads) - m == len(d.reqs)
+
+
+def test_values_are_the_decimals_the_device_sent():
+    # EPEver's register list V2.5: 0x3100 PV voltage x0.01 V. A raw 35 is
+    # 0.35 V; multiplied by the scale it is 0.35000000000000003 (and 53.74
+    # V is 53.739996 on the board's 32-bit floats): divided by 100 it is
+    # the decimal the device sent.
+    bus = FakeBus()
+    epever_regs(bus)
+    bus.set(1, 4, 0x3100, [35])
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    d.poll(0)
+    assert d.values['pv_v'] == 0.35 and repr(d.values['pv_v']) == '0.35'
+    assert d.values['batt_v'] == 53.0 and d.values['soc'] == 75
+    dp = dict(zip(d.names, d.dp))
+    assert dp['pv_v'] == 2 and dp['soc'] == 0 and dp['charge_status'] == 0
+
+
+def test_meter_floats_go_out_at_the_meters_resolution():
+    # Eastron SDM630 Modbus protocol V1.8: every value a float32, which
+    # carries more digits than the meter measures: dev/<name> and the
+    # console give V to 0.1, A to 0.001, W to 1, PF to 0.001, Hz to 0.01,
+    # kWh to 0.01 (the meter's display).
+    bus = FakeBus()
+    bus.set(2, 4, 0, f32_words('4365D800'))              # 229.84375 V
+    bus.set(2, 4, 6, f32_words('40A0A3D7'))              # 5.02 A (5.0199999...)
+    bus.set(2, 4, 52, f32_words('44902666'))             # 1153.2 W (1153.199951...)
+    bus.set(2, 4, 62, f32_words('3F700000'))             # PF 0.9375
+    bus.set(2, 4, 70, f32_words('4247999A'))             # 49.9 Hz (49.900001...)
+    bus.set(2, 4, 72, f32_words('473C9A8F'))             # 48282.56 kWh
+    d = dev('meter', 'eastron_sdm630', 2, bus, 'grid')
+    d.poll(0)
+    out = d.out()
+    assert out['v_l1'] == 229.8 and out['a_l1'] == 5.02 and out['power_w'] == 1153
+    assert out['pf'] == 0.938 and out['hz'] == 49.9 and out['import_kwh'] == 48282.56
+    assert out['online'] is True and out['v_l2'] == 0.0
+    assert close(d.values['v_l1'], 229.84375)      # what the site computes with
