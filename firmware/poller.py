@@ -73,17 +73,16 @@ class Device:
         # with equal numbers shared), and let the tuples go with the module.
         n = len(pts)
         self.names = tuple(p[decode.P_NAME] for p in pts)
-        self._addr = tuple(p[decode.P_ADDR] for p in pts)
-        self._meta = self._layout(self.reqs, tuple(p[decode.P_TYPE] for p in pts))
+        self._meta = self._layout(self.reqs, [p[decode.P_ADDR] for p in pts],
+                                  [p[decode.P_TYPE] for p in pts])
         # Each value's resolution in decimals (what the device measures):
         # from its scale, or for floats the profile's DECIMALS (DECIMALS_ELSE
-        # for those it does not name).
+        # for those it does not name). An integer's value is its register
+        # divided by 10 ** decimals when its scale is 0.1, 0.01...
         dp = bytearray(n)
-        div = []
         for i in range(n):
             p = pts[i]
             k = decode.divisor(p[decode.P_SCALE])
-            div.append(k)
             if p[decode.P_TYPE] == decode.F32:
                 dp[i] = decimals.get(p[decode.P_NAME], dp_else) if decimals else dp_else
             else:
@@ -91,7 +90,6 @@ class Device:
                     dp[i] += 1
                     k //= 10
         self.dp = bytes(dp)
-        self._div = tuple(div)
         shared = {}
 
         def one(v):
@@ -102,10 +100,9 @@ class Device:
         self._lo = tuple(one(p[decode.P_LO]) for p in pts)
         self._hi = tuple(one(p[decode.P_HI]) for p in pts)
 
-    def _layout(self, reqs, types):
+    def _layout(self, reqs, addr, types):
         # Byte offset of each point in its request's answer, and its type.
         meta = bytearray(3 * len(self.names))
-        addr = self._addr
         for r in reqs:
             for i in range(r[plan.R_FIRST], r[plan.R_FIRST] + r[plan.R_N]):
                 off = 2 * (addr[i] - r[plan.R_START])
@@ -125,8 +122,12 @@ class Device:
         first, n = r[plan.R_FIRST], r[plan.R_N]
         if n < 2 or len(reqs) >= len(self._plan0[0]) + MAX_SPLITS:
             return False
-        addr = self._addr
         meta = self._meta
+        npts = len(self.names)
+        addr = [0] * npts          # each point's register, from the plan
+        for q in reqs:
+            for i in range(q[plan.R_FIRST], q[plan.R_FIRST] + q[plan.R_N]):
+                addr[i] = q[plan.R_START] + (((meta[3 * i] << 8) | meta[3 * i + 1]) >> 1)
         m = first + n // 2
         fc, start, count = r[plan.R_FC], r[plan.R_START], r[plan.R_COUNT]
         last = m - 1
@@ -137,7 +138,7 @@ class Device:
         if count > self.refused:
             self.refused = count
         self.reqs = reqs[:k] + (a, b) + reqs[k + 1:]
-        self._meta = self._layout(self.reqs, [meta[3 * i + 2] for i in range(len(self.names))])
+        self._meta = self._layout(self.reqs, addr, [meta[3 * i + 2] for i in range(npts)])
         f = self._fails
         self._fails = f[:k + 1] + f[k:]
         lim = count1 if count1 > b[plan.R_COUNT] else b[plan.R_COUNT]
@@ -180,6 +181,7 @@ class Device:
         seen = self._seen
         meta = self._meta
         names = self.names
+        dp = self.dp
         for i in range(req[plan.R_FIRST], req[plan.R_FIRST] + req[plan.R_N]):
             off = (meta[3 * i] << 8) | meta[3 * i + 1]
             vt = meta[3 * i + 2]
@@ -196,7 +198,8 @@ class Device:
             if same:
                 continue
             seen[i] = 1
-            vals[names[i]] = decode.value_at(data, off, vt, self._scale[i], self._div[i],
+            d = dp[i]
+            vals[names[i]] = decode.value_at(data, off, vt, self._scale[i], 10 ** d if d else 0,
                                              self._lo[i], self._hi[i], sent)
 
     def _pace(self):
