@@ -33,4 +33,6 @@ TABLE = (
     # A unit that answers, yet not for some of its values (three cycles).
     ('dev_data_missing', 'minor', False, 0, 0, 'a device answers but some of its values are missing'),
     ('net_down', 'major', False, 300, 30, 'network down: no MQTT'),
+    # A PV charger's own fault bits (EPEver 0x3201): seen two cycles in a row.
+    ('mppt_fault', 'major', False, 5, 30, 'a PV charger reports a fault'),
 )

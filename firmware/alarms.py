@@ -46,6 +46,15 @@ _ACTIVE = const(2)
 _ACKED = const(4)
 _LATCHED = const(8)
 
+# EPEver's charging equipment status (0x3201; "LS-B/VS-B/Tracer-B/Tracer-A/
+# iTracer/eTracer Controller Communication Instruction" V2.5): D15-D14 input
+# voltage 2 higher / 3 error, D13 charging MOSFET short, D12 charging or
+# anti-reverse MOSFET open, D11 anti-reverse MOSFET short, D10 input over
+# current, D9 load over current, D8 load short, D7 load MOSFET short, D6
+# disequilibrium in three circuits, D4 PV input short. D1 ("0 normal, 1
+# fault") is set without any fault by some firmware: never alone.
+_MPPT_FAULTS = const(0xBFD0)
+
 _BMS_TEMPS = ('temp1_c', 'temp2_c', 'temp3_c', 'temp4_c')
 _NO_EVENTS = ()
 
@@ -183,6 +192,7 @@ class Alarms:
 
         hot = None
         missing = False
+        mppt_fault = False
         for d in devices:
             i = self._dev.get(d.name)
             if i is not None and (d.online or d.misses >= MISSES_OFFLINE):
@@ -202,6 +212,9 @@ class Alarms:
                 t = vals.get('batt_temp_c')
                 if t is not None and (hot is None or t > hot):
                     hot = t
+                cs = vals.get('charge_status')
+                if cs is not None and cs & _MPPT_FAULTS:
+                    mppt_fault = True
         if hot is None:
             hot_c = f[_BATT_OVERTEMP] & _COND
         elif f[_BATT_OVERTEMP] & _COND:
@@ -209,6 +222,7 @@ class Alarms:
         else:
             hot_c = hot > self._temp
         self.set('dev_data_missing', missing, now_ms, ts)
+        self.set('mppt_fault', mppt_fault, now_ms, ts)
         self._step(_BATT_OVERTEMP, hot_c, now_ms, ts)
 
         p = snap['batt_protect']

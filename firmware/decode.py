@@ -66,8 +66,41 @@ def is_sentinel(r, vtype):
     return False
 
 
-def value(r, vtype, scale, lo, hi, sentinel):
-    """Scaled value of raw integer `r`, or None when it is no reading."""
+def divisor(scale):
+    """10, 100, 1000... when `scale` is its inverse (0.1, 0.01, 0.001...),
+    else 0. A value divided by it is the decimal the device sent (53.74),
+    where one multiplied by the scale is its nearest float (53.739996 on
+    the board's 32-bit floats)."""
+    if 0 < scale < 1:
+        k = int(1 / scale + 0.5)
+        if k >= 10 and abs(k * scale - 1) < 1e-6:
+            t = k
+            while t % 10 == 0:
+                t //= 10
+            if t == 1:
+                return k
+    return 0
+
+
+def value_at(buf, off, vtype, scale, div, lo, hi, sentinel):
+    """Scaled value of the point at byte `off` of register data: as
+    value(), but a float is read straight from the bytes (its 32-bit
+    pattern would be a heap int on the board)."""
+    if vtype == F32:
+        if buf[off] & 0x7F == 0x7F and buf[off + 1] & 0x80:
+            return None     # exponent all ones: infinity or NaN
+        v = struct.unpack_from('>f', buf, off)[0]
+        if scale != 1:
+            v = v * scale
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            return None
+        return v
+    return value(raw(buf, off, vtype), vtype, scale, lo, hi, sentinel, div)
+
+
+def value(r, vtype, scale, lo, hi, sentinel, div=0):
+    """Scaled value of raw integer `r`, or None when it is no reading;
+    divided by `div` instead when one is given (see divisor())."""
     if r is None:
         return None
     if sentinel == SENT_DSE and is_sentinel(r, vtype):
@@ -83,10 +116,25 @@ def value(r, vtype, scale, lo, hi, sentinel):
             return None
         struct.pack_into('>I', _F32_BUF, 0, r)
         r = struct.unpack_from('>f', _F32_BUF)[0]
-    v = r * scale if scale != 1 else r
+    if div:
+        v = r / div
+    else:
+        v = r * scale if scale != 1 else r
     if (lo is not None and v < lo) or (hi is not None and v > hi):
         return None
     return v
+
+
+def at(v, dp):
+    """`v` at `dp` decimals, as it goes out (MQTT, console): a whole number
+    for 0; None, bools and ints as they are. A float a device or the site
+    computed carries noise in its last digits (1809.0259774169922) that no
+    device measured."""
+    if v.__class__ is not float:
+        return v
+    if dp == 0:
+        return int(v + 0.5) if v >= 0 else -int(0.5 - v)
+    return round(v, dp)
 
 
 def decode_point(buf, off, point, sentinel):

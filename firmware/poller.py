@@ -12,6 +12,10 @@ from firmware.bus_errors import BusError, TIMEOUT, FRAME, EXCEPTION, LINK
 MISSES_OFFLINE = const(3)
 BACKOFF_MIN_MS = const(2000)
 BACKOFF_MAX_MS = const(60000)
+# Reads a device's plan may be split into beyond its coalesced ones: a unit
+# that refuses a whole block (a page it lacks) costs at most this many more
+# requests a cycle; one that refuses long reads needs one or two.
+MAX_SPLITS = const(4)
 
 
 class Device:
@@ -30,14 +34,23 @@ class Device:
         pts, self.reqs = plan.build(
             profile.POINTS, profile.MAX_REGS, plan.bridge_limit(profile, baud),
             profile.ALIGN, profile.PAGE)
-        self._compact(pts)
+        self._compact(pts, getattr(profile, 'DECIMALS', None),
+                      getattr(profile, 'DECIMALS_ELSE', 3))
+        # The coalesced plan, kept while a split one (learnt from a unit that
+        # refuses long reads) runs, and back when the unit goes offline.
+        self._plan0 = (self.reqs, self._meta)
+        self.limit = 0             # most registers a read, learnt; 0: the profile's
+        self.refused = 0           # the longest read the unit refused with exception 2
         # Decoded values by point name (SI units, None = no data), updated in
         # place each cycle; `online` rides along for the snapshot.
         self.values = {}
         for n in self.names:
             self.values[n] = None
         self.values['online'] = False
-        self._raw = [None] * len(pts)
+        # The answer's bytes each value was last decoded from (4 a point) and
+        # whether they are there: an unchanged value is not decoded again.
+        self._last = bytearray(4 * len(pts))
+        self._seen = bytearray(len(pts))
         self.online = False
         self.misses = 0
         self.backoff_ms = BACKOFF_MIN_MS
@@ -53,21 +66,30 @@ class Device:
         self._fails = bytearray(len(self.reqs))
         self.missing = 0           # requests without data for MISSES_OFFLINE cycles or more
 
-    def _compact(self, pts):
+    def _compact(self, pts, decimals, dp_else):
         # The profile's point tuples cost ~100 bytes each on the heap: keep
         # the points as parallel columns instead (names; byte offset in the
         # request's answer and value type, 3 bytes a point; scale and limits
         # with equal numbers shared), and let the tuples go with the module.
         n = len(pts)
         self.names = tuple(p[decode.P_NAME] for p in pts)
-        meta = bytearray(3 * n)
-        for r in self.reqs:
-            for i in range(r[plan.R_FIRST], r[plan.R_FIRST] + r[plan.R_N]):
-                off = 2 * (pts[i][decode.P_ADDR] - r[plan.R_START])
-                meta[3 * i] = off >> 8
-                meta[3 * i + 1] = off & 0xFF
-                meta[3 * i + 2] = pts[i][decode.P_TYPE]
-        self._meta = bytes(meta)
+        self._meta = self._layout(self.reqs, [p[decode.P_ADDR] for p in pts],
+                                  [p[decode.P_TYPE] for p in pts])
+        # Each value's resolution in decimals (what the device measures):
+        # from its scale, or for floats the profile's DECIMALS (DECIMALS_ELSE
+        # for those it does not name). An integer's value is its register
+        # divided by 10 ** decimals when its scale is 0.1, 0.01...
+        dp = bytearray(n)
+        for i in range(n):
+            p = pts[i]
+            k = decode.divisor(p[decode.P_SCALE])
+            if p[decode.P_TYPE] == decode.F32:
+                dp[i] = decimals.get(p[decode.P_NAME], dp_else) if decimals else dp_else
+            else:
+                while k >= 10:
+                    dp[i] += 1
+                    k //= 10
+        self.dp = bytes(dp)
         shared = {}
 
         def one(v):
@@ -78,31 +100,107 @@ class Device:
         self._lo = tuple(one(p[decode.P_LO]) for p in pts)
         self._hi = tuple(one(p[decode.P_HI]) for p in pts)
 
+    def _layout(self, reqs, addr, types):
+        # Byte offset of each point in its request's answer, and its type.
+        meta = bytearray(3 * len(self.names))
+        for r in reqs:
+            for i in range(r[plan.R_FIRST], r[plan.R_FIRST] + r[plan.R_N]):
+                off = 2 * (addr[i] - r[plan.R_START])
+                meta[3 * i] = off >> 8
+                meta[3 * i + 1] = off & 0xFF
+                meta[3 * i + 2] = types[i]
+        return bytes(meta)
+
+    def _split(self, k):
+        """The unit refused request k with exception 2 (illegal data
+        address): some units (EPEver's LS-B) refuse a read longer than they
+        like even where every register exists. Split it in two at a point
+        boundary, once, here: the plan stays so until the unit goes offline.
+        False when it carries one point only (a register the unit lacks)."""
+        reqs = self.reqs
+        r = reqs[k]
+        first, n = r[plan.R_FIRST], r[plan.R_N]
+        if n < 2 or len(reqs) >= len(self._plan0[0]) + MAX_SPLITS:
+            return False
+        meta = self._meta
+        npts = len(self.names)
+        addr = [0] * npts          # each point's register, from the plan
+        for q in reqs:
+            for i in range(q[plan.R_FIRST], q[plan.R_FIRST] + q[plan.R_N]):
+                addr[i] = q[plan.R_START] + (((meta[3 * i] << 8) | meta[3 * i + 1]) >> 1)
+        m = first + n // 2
+        fc, start, count = r[plan.R_FC], r[plan.R_START], r[plan.R_COUNT]
+        last = m - 1
+        count1 = addr[last] - start + decode.width(meta[3 * last + 2])
+        start2 = addr[m]
+        a = (fc, start, count1, first, m - first)
+        b = (fc, start2, start + count - start2, m, first + n - m)
+        if count > self.refused:
+            self.refused = count
+        self.reqs = reqs[:k] + (a, b) + reqs[k + 1:]
+        self._meta = self._layout(self.reqs, addr, [meta[3 * i + 2] for i in range(npts)])
+        f = self._fails
+        self._fails = f[:k + 1] + f[k:]
+        lim = count1 if count1 > b[plan.R_COUNT] else b[plan.R_COUNT]
+        if not self.limit or lim > self.limit:
+            self.limit = lim
+        return True
+
+    def _unsplit(self):
+        # Offline: the unit may come back another (or restarted) unit.
+        if self.limit:
+            self.reqs, self._meta = self._plan0
+            self._fails = bytearray(len(self.reqs))
+            self.limit = 0
+            self.refused = 0
+
+    def out(self):
+        """The values as they go out (dev/<name>): each at its resolution."""
+        out = dict(self.values)
+        names = self.names
+        dp = self.dp
+        for i in range(len(names)):
+            out[names[i]] = decode.at(out[names[i]], dp[i])
+        return out
+
     def errors(self, kind):
         return self.n_err[kind]
 
     def _clear(self, first, n):
         vals = self.values
-        raw = self._raw
+        seen = self._seen
         names = self.names
         for i in range(first, first + n):
-            raw[i] = None
+            seen[i] = 0
             vals[names[i]] = None
 
     def _decode(self, data, req):
         sent = self.sentinel
         vals = self.values
-        raw = self._raw
+        last = self._last
+        seen = self._seen
         meta = self._meta
         names = self.names
+        dp = self.dp
         for i in range(req[plan.R_FIRST], req[plan.R_FIRST] + req[plan.R_N]):
             off = (meta[3 * i] << 8) | meta[3 * i + 1]
             vt = meta[3 * i + 2]
-            r = decode.raw(data, off, vt)
-            if r != raw[i]:     # decode (and allocate) only what changed
-                raw[i] = r
-                vals[names[i]] = decode.value(r, vt, self._scale[i], self._lo[i],
-                                              self._hi[i], sent)
+            # Decode (and allocate) only what changed: the answer's bytes are
+            # compared with those last decoded, as bytes, so even a float's
+            # 32 bits never become a number (a heap int on the board) first.
+            j = 4 * i
+            w = 2 if vt <= decode.S16 else 4
+            same = seen[i]
+            for b in range(w):
+                if last[j + b] != data[off + b]:
+                    same = 0
+                    last[j + b] = data[off + b]
+            if same:
+                continue
+            seen[i] = 1
+            d = dp[i]
+            vals[names[i]] = decode.value_at(data, off, vt, self._scale[i], 10 ** d if d else 0,
+                                             self._lo[i], self._hi[i], sent)
 
     def _pace(self):
         gap = self.gap_ms
@@ -154,14 +252,19 @@ class Device:
         """Read every request of the plan. Returns True when the device gave
         at least one valid answer this cycle."""
         answered = False
-        reqs = self.reqs
-        for k in range(len(reqs)):
-            req = reqs[k]
+        k = -1
+        while k + 1 < len(self.reqs):
+            k += 1
+            req = self.reqs[k]
             try:
                 data = self.request(req[plan.R_FC], req[plan.R_START], req[plan.R_COUNT])
             except BusError as e:
                 self.n_err[e.kind] += 1
                 self.last_err = str(e)
+                if e.kind == EXCEPTION and e.detail in (2, '2') and self._split(k):
+                    k -= 1          # read its two halves now
+                    answered = True
+                    continue
                 self._clear(req[plan.R_FIRST], req[plan.R_N])
                 if e.kind == EXCEPTION:
                     answered = True     # alive, just refuses this block
@@ -169,6 +272,7 @@ class Device:
                     continue
                 if e.kind == TIMEOUT or e.kind == LINK:
                     # A silent unit: do not pay its timeout again this cycle.
+                    reqs = self.reqs
                     for j in range(k, len(reqs)):
                         rj = reqs[j]
                         self._clear(rj[plan.R_FIRST], rj[plan.R_N])
@@ -207,6 +311,7 @@ class Device:
                     self.backoff_ms = min(self.backoff_ms * 2, BACKOFF_MAX_MS)
                 self.online = False
                 self.next_try = ticks_add(now, self.backoff_ms)
+                self._unsplit()
         self.values['online'] = self.online
         return answered
 

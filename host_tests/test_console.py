@@ -432,3 +432,33 @@ def test_the_strict_heap_runs_the_loop_and_the_console(site, micropython):
     assert status_field(out, "ticks") > ticks0
     print("strict 110k: heap free %d in a console session, %d after its commands"
           % (heap0, status_field(out, "heap free")))
+
+
+def test_devices_tells_a_split_plan_and_the_values_still_arrive(site):
+    # An EPEver that refuses reads of 20 or more registers from 0x3100 with
+    # exception 2, as the LS-B series is reported to (issue 13; the MODBUS
+    # Application Protocol V1.1b3, section 7, lets exception 02 mean "the
+    # combination of reference number and transfer length is invalid"):
+    # the firmware splits the read, the PV and battery values still arrive,
+    # and `devices` says what it learnt.
+    cab = site.cabinet()
+    cab.emu.set("long_read_max", 19, device="mppt1")
+    t = site.terminal(cab)
+    time.sleep(3)
+    out = t.cmd("devices")
+    m = re.search(r"reads split: at most (\d+) registers a read \(it refused (\d+) with exception 2\)", out)
+    assert m, out
+    assert int(m.group(1)) < 20 <= int(m.group(2))
+    assert "requests without data" not in out, out
+    out = t.cmd("read mppt1")
+    for k in ("pv_v", "batt_v", "soc", "remote_temp_c", "rated_v"):
+        assert re.search(r"%s\s+[\d.]+" % k, out), out
+    st = cab.emu.state()["devices"]["mppt1"]
+    v = float(re.search(r"batt_v\s+([\d.]+)", out).group(1))
+    assert v == pytest.approx(st["batt_v"], abs=0.2)
+    # Each value at its device's resolution: EPEver x0.01, the meter's
+    # float32 volts to 0.1 V and power to 1 W (its display).
+    assert re.search(r"^\s+batt_v\s+\d+\.\d\d\r?$", out, re.M), out
+    out = t.cmd("read meter")
+    assert re.search(r"^\s+v_l1\s+\d+\.\d\r?$", out, re.M), out
+    assert re.search(r"^\s+power_w\s+-?\d+\r?$", out, re.M), out

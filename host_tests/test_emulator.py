@@ -242,6 +242,21 @@ def test_epever_net_battery_current_is_signed_low_word_first(emu, gw):
     assert read(gw, 4, 0x3201, 1, 1)[0] & 0xC == 0  # not charging
 
 
+def test_epever_can_refuse_long_reads_like_an_ls_b(emu, gw):
+    # long_read_max 19: as the LS-B series is reported to (issue 13), a read
+    # of 20 or more registers from 0x3100 answers exception 2 (illegal data
+    # address) though every register exists; shorter reads answer.
+    emu.set("long_read_max", 19, device="mppt1")
+    try:
+        rr = gw.read_input_registers(0x3100, count=20, device_id=1)
+        assert rr.isError() and rr.exception_code == 2
+        assert len(read(gw, 4, 0x3100, 19, 1)) == 19
+        assert len(read(gw, 4, 0x3300, 29, 1)) == 29     # only the 0x31xx block
+    finally:
+        emu.set("long_read_max", 0, device="mppt1")
+    assert len(read(gw, 4, 0x3100, 30, 1)) == 30
+
+
 def test_epever_fc03_on_real_time_block_is_illegal_address(gw):
     rr = gw.read_holding_registers(0x3100, count=2, device_id=1)
     assert rr.isError() and rr.exception_code == 2

@@ -113,6 +113,9 @@ def c_devices(con, args, text, now):
             d.name, d.profile_name, d.bus.name, d.unit, 'online' if d.online else 'OFFLINE', age,
             d.n_ok, d.n_err[TIMEOUT], d.n_err[FRAME], d.n_err[EXCEPTION], d.n_err[LINK],
             d.last_err or '-'))
+        if d.limit:
+            print('%-10s reads split: at most %d registers a read (it refused %d with exception 2)'
+                  % ('', d.limit, d.refused))
         if d.online and d.missing:
             print('%-10s %d of %d requests without data for %d+ cycles: their values are missing'
                   % ('', d.missing, len(d.reqs), MISSES_OFFLINE))
@@ -130,9 +133,14 @@ def c_read(con, args, text, now):
     d = _device(con.app, args[0])
     print('%s (%s, unit %d, %s)' % (d.name, d.profile_name, d.unit,
                                     'online' if d.online else 'OFFLINE'))
+    dp = {}
+    for i in range(len(d.names)):
+        dp[d.names[i]] = d.dp[i]
     for k in sorted(d.values):
         v = d.values[k]
-        print('  %-22s %s' % (k, '--' if v is None else ('%.6g' % v if isinstance(v, float) else v)))
+        # Each value at the resolution its device measures.
+        print('  %-22s %s' % (k, '--' if v is None else (
+            '%.*f' % (dp.get(k, 3), v) if isinstance(v, float) else v)))
 
 
 def c_raw(con, args, text, now):

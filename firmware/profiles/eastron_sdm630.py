@@ -12,6 +12,13 @@ PAGE = 0
 ANSWER_MS = 30
 GAP_MS = 0
 
+# The floats' resolution in decimals, as the meter's own display shows them
+# (V 0.1, A 0.001, kW 0.001 i.e. W 1, PF 0.001, Hz 0.01, kWh 0.01): a float32
+# carries more digits than the meter measures. Points not named: W, VA, VAr.
+DECIMALS = {'v_l1': 1, 'v_l2': 1, 'v_l3': 1, 'a_l1': 3, 'a_l2': 3, 'a_l3': 3,
+            'pf': 3, 'hz': 2, 'import_kwh': 2, 'export_kwh': 2}
+DECIMALS_ELSE = 0
+
 POINTS = (
     ('v_l1', 4, 0, F32, 1, 0, 500),
     ('v_l2', 4, 2, F32, 1, 0, 500),
@@ -23,6 +30,9 @@ POINTS = (
     ('w_l2', 4, 14, F32, 1, -250000, 250000),
     ('w_l3', 4, 16, F32, 1, -250000, 250000),
     ('power_w', 4, 52, F32, 1, -750000, 750000),
+    ('va', 4, 56, F32, 1, 0, 750000),           # total system volt amps
+    ('var', 4, 60, F32, 1, -750000, 750000),    # total system VAr
+    ('pf', 4, 62, F32, 1, -1, 1),               # total system power factor
     ('hz', 4, 70, F32, 1, 0, 100),
     ('import_kwh', 4, 72, F32, 1, 0, None),
     ('export_kwh', 4, 74, F32, 1, 0, None),

@@ -26,9 +26,13 @@ POINTS = (
     ('batt_temp_c', 4, 0x3110, S16, 0.01, -40, 100),
     ('dev_temp_c', 4, 0x3111, S16, 0.01, -40, 120),
     ('soc', 4, 0x311A, U16, 1, 0, 100),
+    ('remote_temp_c', 4, 0x311B, S16, 0.01, -40, 100),     # remote battery temperature sensor
+    ('rated_v', 4, 0x311D, U16, 0.01, 0, 100),             # system rated voltage: 12/24/36/48 V
     ('batt_status', 4, 0x3200, U16, 1, None, None),
     ('charge_status', 4, 0x3201, U16, 1, None, None),
     ('discharge_status', 4, 0x3202, U16, 1, None, None),
+    ('used_today_kwh', 4, 0x3304, U32R, 0.01, 0, None),   # consumed energy (load terminal)
+    ('used_total_kwh', 4, 0x330A, U32R, 0.01, 0, None),
     ('energy_today_kwh', 4, 0x330C, U32R, 0.01, 0, None),
     ('energy_total_kwh', 4, 0x3312, U32R, 0.01, 0, None),
     ('batt_net_a', 4, 0x331B, S32R, 0.01, -200, 200),

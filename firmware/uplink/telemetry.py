@@ -4,6 +4,7 @@
 # logic; the link sends what this builds.
 from firmware import clock
 from firmware.clock import to_unix
+from firmware.decode import at
 import json
 
 # The snapshot fields sent, and for each the change that counts as
@@ -13,6 +14,12 @@ import json
 FIELDS = ('pv_w', 'batt_v', 'batt_a', 'batt_w', 'batt_soc', 'load_w', 'grid_ok', 'grid_w',
           'gen_state', 'gen_w', 'gen_hz', 'fuel_pct', 'batt_src', 'load_derived')
 DEADBANDS = (200, 0.5, 10, 500, 2, 200, None, 300, None, 500, 2, 2, None, None)
+# Each field's resolution in decimals, as it goes out: that of the finest
+# device that feeds it (EPEver PV W 0.01; PACE/EPEver battery V, A 0.01;
+# Seplos SOC 0.1 %; a meter's Hz 0.01, W 1; DSE W 1, fuel 1 %); the derived
+# ones (batt_w = V x A, the DC balance's load_w) to 1 W. Whole numbers
+# (a PACE's SOC) stay whole.
+DECIMALS = (2, 2, 2, 0, 1, 0, 0, 0, 0, 0, 2, 0, 0, 0)
 
 
 class Telemetry:
@@ -53,8 +60,10 @@ class Telemetry:
         self._t = now_ms
         out = {'seq': self.seq, 'ts': to_unix(snap['ts']), 'clock_ok': clock.valid,
                'mode': mode, 'gen_ctl': gen_ctl, 'shed': list(shed)}
-        for name in FIELDS:
-            out[name] = snap[name]
-            self._last[name] = snap[name]
+        for i in range(len(FIELDS)):
+            name = FIELDS[i]
+            v = snap[name]
+            out[name] = at(v, DECIMALS[i])
+            self._last[name] = v
         self._last_ctl = (mode, gen_ctl, tuple(shed))
         return json.dumps(out)

@@ -281,7 +281,7 @@ class Uplink:
         if t is not None and d.online == self._dev_online[i] and ticks_diff(now, t) < self.dev_ms:
             self._dev_i += 1
             return
-        out = dict(d.values)
+        out = d.out()
         out['ts'] = to_unix(ts)
         out['last_ok'] = to_unix(d.last_ok)
         if self.link.publish('dev/' + d.name, json.dumps(out), True, 1):

@@ -423,3 +423,36 @@ def test_steady_state_allocates_nothing():
             quiet.evaluate(calm, online, now, ts)
     _no_alloc(calm_cycles, 200)
     assert quiet.count_active() == 0
+
+
+def test_mppt_fault_from_0x3201_never_from_its_bit_1_alone():
+    # EPEver "LS-B/VS-B/Tracer-B/Tracer-A/iTracer/eTracer Controller
+    # Communication Instruction" V2.5, 0x3201 charging equipment status: D0
+    # running, D1 "0 normal, 1 fault", D3-D2 charging status, D4 PV input
+    # short, D6-D13 the circuits' faults, D15-D14 input voltage (2 higher, 3
+    # error). Some firmware sets D1 with no fault (issue 13): a unit in boost
+    # with D1 set (0x000B) raises nothing, however long; a PV input short
+    # (D4, 0x0013) or a load short (D8) does, D1 or not.
+    al = new()
+    mppt = Dev('mppt1', 'pv', {'charge_status': 0x000B})
+    for k in range(20):
+        al.evaluate(snap(), [mppt], k * S, k)
+    assert not al.is_active('mppt_fault')
+    mppt.values['charge_status'] = 0x0013
+    for k in range(20, 27):
+        al.evaluate(snap(), [mppt], k * S, k)
+    assert al.is_active('mppt_fault')
+    mppt.values['charge_status'] = 0x000B
+    for k in range(27, 60):
+        al.evaluate(snap(), [mppt], k * S, k)
+    assert not al.is_active('mppt_fault')
+    mppt.values['charge_status'] = 0x0109                # boost, load short, D1 clear
+    for k in range(60, 67):
+        al.evaluate(snap(), [mppt], k * S, k)
+    assert al.is_active('mppt_fault')
+    # D15-D14 = 01 is "no input power connected" (night), not a fault.
+    al = new()
+    mppt = Dev('mppt1', 'pv', {'charge_status': 0x4002})
+    for k in range(20):
+        al.evaluate(snap(), [mppt], k * S, k)
+    assert not al.is_active('mppt_fault')

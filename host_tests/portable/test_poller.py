@@ -47,6 +47,34 @@ def test_epever_decodes():
     assert [r[1] for r in bus.reads] == [4, 4, 4]
 
 
+def test_epever_remote_temp_rated_voltage_and_consumed_energy():
+    # EPEver's "LS-B/VS-B/Tracer-B/Tracer-A/iTracer/eTracer Controller
+    # Communication Instruction" V2.5 (input registers, FC04): 0x311B remote
+    # battery temperature s16 x0.01 degC, 0x311D battery's real rated voltage
+    # x0.01 V, 0x3304-0x3305 consumed energy today and 0x330A-0x330B total
+    # consumed energy, u32 x0.01 kWh, low word first. The values are a
+    # Tracer2215BN's, published in toggio/PhpEpsolarTracer's README: remote
+    # battery temperature 25 degC, system rated voltage 12 V, consumed
+    # energy today 0.15 kWh, total consumed energy 13.4 kWh.
+    bus = FakeBus()
+    epever_regs(bus)
+    bus.set(1, 4, 0x311B, [2500, 0, 1200])
+    bus.set(1, 4, 0x3304, [15, 0])
+    bus.set(1, 4, 0x330A, [1340, 0])
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    assert d.poll(1000)
+    v = d.values
+    assert v['remote_temp_c'] == 25.0 and v['rated_v'] == 12.0
+    assert v['used_today_kwh'] == 0.15 and v['used_total_kwh'] == 13.4
+    assert close(v['energy_today_kwh'], 12.34)     # the generated ones unchanged
+    bus.set(1, 4, 0x311B, [0xFF06])                # -2.50 degC: signed
+    bus.set(1, 4, 0x330A, [0x86A0, 0x0001])        # 1000.00 kWh: the high word counts
+    d.poll(1002)
+    assert v['remote_temp_c'] == -2.5 and v['used_total_kwh'] == 1000.0
+    # Still three reads: the new registers ride in the coalesced requests.
+    assert len(d.reqs) == 3
+
+
 def f32_words(hexstr):
     w = int(hexstr, 16)
     return [w >> 16, w & 0xFFFF]
@@ -68,6 +96,44 @@ def test_sdm630_decodes():
     assert close(v['a_l2'], 5.0) and close(v['w_l1'], 1153.0)
     assert close(v['power_w'], 3458.0) and close(v['hz'], 50.0)
     assert close(v['import_kwh'], 10000.0) and v['export_kwh'] == 0.0
+    for r in bus.reads:
+        assert r[2] % 2 == 0 and r[3] <= 80
+
+
+def test_sdm630_apparent_reactive_power_and_power_factor():
+    # Eastron "SDM630 Modbus Protocol" V1.8, input registers (FC04, float32
+    # high word first): 30057 (address 0x38 = 56) total system volt amps,
+    # 30061 (0x3C = 60) total system VAr, 30063 (0x3E = 62) total system
+    # power factor; 30073/30075 (72/74) import/export kWh were read already.
+    bus = FakeBus()
+    bus.set(2, 4, 52, f32_words('45582000'))             # 3458.0 W
+    bus.set(2, 4, 56, f32_words('45610000'))             # 3600.0 VA
+    bus.set(2, 4, 60, f32_words('C4960000'))             # -1200.0 VAr (capacitive)
+    bus.set(2, 4, 62, f32_words('3F75C28F'))             # 0.96
+    d = dev('meter', 'eastron_sdm630', 2, bus, 'grid')
+    assert d.poll(1000)
+    v = d.values
+    assert close(v['va'], 3600.0) and close(v['var'], -1200.0)
+    assert abs(v['pf'] - 0.96) < 1e-6
+    assert len(d.reqs) == 2      # 52..75 already was one read
+
+
+def test_sdm120_apparent_reactive_power_and_power_factor():
+    # Eastron "SDM120 Modbus Protocol" input registers (FC04): 30019 (18)
+    # apparent power VA, 30025 (24) reactive power VAr, 30031 (30) power
+    # factor; 30073/30075 (72/74) import/export kWh.
+    bus = FakeBus()
+    bus.set(5, 4, 12, f32_words('44BB8000'))             # 1500.0 W
+    bus.set(5, 4, 18, f32_words('44C80000'))             # 1600.0 VA
+    bus.set(5, 4, 24, f32_words('43FA0000'))             # 500.0 VAr
+    bus.set(5, 4, 30, f32_words('3F700000'))             # 0.9375
+    bus.set(5, 4, 72, f32_words('447A0000'))             # 1000.0 kWh import
+    bus.set(5, 4, 74, f32_words('41200000'))             # 10.0 kWh export
+    d = dev('m2', 'eastron_sdm120', 5, bus, 'load')
+    assert d.poll(0)
+    v = d.values
+    assert close(v['va'], 1600.0) and close(v['var'], 500.0) and v['pf'] == 0.9375
+    assert close(v['import_kwh'], 1000.0) and close(v['export_kwh'], 10.0)
     for r in bus.reads:
         assert r[2] % 2 == 0 and r[3] <= 80
 
@@ -216,8 +282,10 @@ def test_garbage_answer_clears_its_block_only():
 def test_exception_answer_means_alive():
     bus = FakeBus()
     dse_regs(bus)
+    # Exception 4 (device failure): exception 2 to a long read splits it
+    # (test_refused_long_read_is_split_*).
     for r in (772, 1027, 1408, 1536, 1798, 39425):
-        bus.fail[(10, 3, r)] = BusError(EXCEPTION, '2')
+        bus.fail[(10, 3, r)] = BusError(EXCEPTION, '4')
     d = dev('genset', 'dse_gencomm', 10, bus)
     assert d.poll(0) and d.online
     assert d.errors(EXCEPTION) == 6
@@ -299,3 +367,137 @@ def test_a_unit_that_answers_but_not_for_some_values_says_they_are_missing():
     assert d.poll(9) and d.missing == 0 and d.values['fuel_pct'] is not None
     al.evaluate(snap, [d], 9000, 9)
     assert not al.is_active('dev_data_missing')
+
+
+# Exception 2 is "illegal data address", and the MODBUS Application Protocol
+# Specification V1.1b3 (section 7, exception code 02) says it may mean that
+# "the combination of reference number and transfer length is invalid":
+# a unit may refuse a read for its length alone. EPEver's LS-B series is
+# reported (issue 13) to refuse reads of 20 or more registers from 0x3100.
+class LsbBus(FakeBus):
+    def __init__(self, longest=19):
+        super().__init__()
+        self.longest = longest
+
+    def read(self, unit, fc, start, count):
+        if fc == 4 and 0x3100 <= start < 0x3200 and count > self.longest:
+            self.reads.append((unit, fc, start, count))
+            raise BusError(EXCEPTION, 2)        # as firmware/hw/rtu.py raises it
+        return super().read(unit, fc, start, count)
+
+
+def test_refused_long_read_is_split_and_the_values_arrive_that_cycle():
+    bus = LsbBus()
+    epever_regs(bus)
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    long_read = d.reqs[0]
+    assert long_read[2] >= 20
+    assert d.poll(1000) and d.online
+    v = d.values
+    assert close(v['pv_v'], 73.0) and close(v['batt_v'], 53.0) and v['soc'] == 75
+    assert close(v['charge_w'], 848.0) and close(v['batt_temp_c'], -5.25)
+    assert d.refused == long_read[2] and 0 < d.limit < 20
+    assert d.missing == 0 and len(d.reqs) == 4
+    # Built once, when learnt: the next cycles read the split plan as it is,
+    # and the unit never sees the long read again.
+    split = d.reqs
+    n = len(bus.reads)
+    d.poll(1002)
+    d.poll(1004)
+    assert d.reqs is split
+    assert all(r[3] < 20 for r in bus.reads[n:] if r[2] < 0x3200) and len(bus.reads) - n == 8
+    assert d.errors(EXCEPTION) == 1
+
+
+def test_split_is_forgotten_when_the_unit_goes_offline():
+    bus = LsbBus()
+    epever_regs(bus)
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    coalesced = d.reqs
+    d.poll(1000)
+    assert d.limit and d.reqs is not coalesced
+    bus.silent.add(1)
+    for k in range(3):
+        d.poll(1002 + 2 * k)
+    assert not d.online
+    # Another unit may be put in its place: it starts from the coalesced plan.
+    assert d.reqs is coalesced and d.limit == 0 and d.refused == 0
+    assert len(d._fails) == len(coalesced)
+
+
+def test_unit_that_takes_the_long_read_keeps_the_coalesced_plan():
+    bus = FakeBus()
+    epever_regs(bus)
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    coalesced = d.reqs
+    for k in range(3):
+        d.poll(1000 + 2 * k)
+    assert d.reqs is coalesced and d.limit == 0 and len(bus.reads) == 9
+
+
+def test_other_exceptions_and_single_points_are_not_split():
+    bus = FakeBus()
+    epever_regs(bus)
+    bus.fail[(1, 4, 0x3100)] = BusError(EXCEPTION, 4)     # device failure
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    d.poll(1000)
+    assert len(d.reqs) == 3 and d.limit == 0 and d.values['pv_v'] is None
+    bus = FakeBus()
+    bus.fail[(10, 3, 772)] = BusError(EXCEPTION, 2)        # one register it lacks
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    n = len(d.reqs)
+    d.poll(0)
+    assert len(d.reqs) == n and d.limit == 0
+
+
+def test_a_unit_refusing_every_read_costs_at_most_max_splits_more_requests():
+    class Refuses(FakeBus):
+        def read(self, unit, fc, start, count):
+            self.reads.append((unit, fc, start, count))
+            raise BusError(EXCEPTION, 2)
+    bus = Refuses()
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    n = len(d.reqs)
+    for k in range(5):
+        d.poll(1000 + 2 * k)
+    assert len(d.reqs) <= n + poller.MAX_SPLITS
+    m = len(bus.reads)
+    d.poll(2000)
+    assert len(bus.reads) - m == len(d.reqs)
+
+
+def test_values_are_the_decimals_the_device_sent():
+    # EPEver's register list V2.5: 0x3100 PV voltage x0.01 V. A raw 35 is
+    # 0.35 V; multiplied by the scale it is 0.35000000000000003 (and 53.74
+    # V is 53.739996 on the board's 32-bit floats): divided by 100 it is
+    # the decimal the device sent.
+    bus = FakeBus()
+    epever_regs(bus)
+    bus.set(1, 4, 0x3100, [35])
+    d = dev('mppt1', 'epever_tracer', 1, bus)
+    d.poll(0)
+    assert d.values['pv_v'] == 0.35 and repr(d.values['pv_v']) == '0.35'
+    assert d.values['batt_v'] == 53.0 and d.values['soc'] == 75
+    dp = dict(zip(d.names, d.dp))
+    assert dp['pv_v'] == 2 and dp['soc'] == 0 and dp['charge_status'] == 0
+
+
+def test_meter_floats_go_out_at_the_meters_resolution():
+    # Eastron SDM630 Modbus protocol V1.8: every value a float32, which
+    # carries more digits than the meter measures: dev/<name> and the
+    # console give V to 0.1, A to 0.001, W to 1, PF to 0.001, Hz to 0.01,
+    # kWh to 0.01 (the meter's display).
+    bus = FakeBus()
+    bus.set(2, 4, 0, f32_words('4365D800'))              # 229.84375 V
+    bus.set(2, 4, 6, f32_words('40A0A3D7'))              # 5.02 A (5.0199999...)
+    bus.set(2, 4, 52, f32_words('44902666'))             # 1153.2 W (1153.199951...)
+    bus.set(2, 4, 62, f32_words('3F700000'))             # PF 0.9375
+    bus.set(2, 4, 70, f32_words('4247999A'))             # 49.9 Hz (49.900001...)
+    bus.set(2, 4, 72, f32_words('473C9A8F'))             # 48282.56 kWh
+    d = dev('meter', 'eastron_sdm630', 2, bus, 'grid')
+    d.poll(0)
+    out = d.out()
+    assert out['v_l1'] == 229.8 and out['a_l1'] == 5.02 and out['power_w'] == 1153
+    assert out['pf'] == 0.938 and out['hz'] == 49.9 and out['import_kwh'] == 48282.56
+    assert out['online'] is True and out['v_l2'] == 0.0
+    assert close(d.values['v_l1'], 229.84375)      # what the site computes with

@@ -170,7 +170,7 @@ def full(A, n):
             data = step_by_step(d, req)
             first = req[3]
             for i in range(first, first + req[4]):
-                d._raw[i] = None        # as if every value had changed
+                d._seen[i] = 0          # as if every value had changed
             b_all = meas(d._decode, data, req, nargs=2)
             b_same = meas(d._decode, data, req, nargs=2)
             print('DECODE %s %d %d %d %d %d' % (d.name, req[0], req[1], req[2], b_all, b_same))

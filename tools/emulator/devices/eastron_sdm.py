@@ -23,6 +23,7 @@ class EastronSDM(Device):
         "a_l1": item("a", 0), "a_l2": item("a", 1), "a_l3": item("a", 2),
         "w_l1": item("w", 0), "w_l2": item("w", 1), "w_l3": item("w", 2),
         "power_w": "total_w", "hz": "hz", "import_kwh": "import_kwh", "export_kwh": "export_kwh",
+        "va": lambda s: sum(s["va"]), "var": lambda s: sum(s["var"]), "pf": "pf",
     }
     PARAMS = dict(Device.PARAMS, powered_from_line=("powered_from_line", bool),
                   import_kwh=("import_kwh", float), export_kwh=("export_kwh", float))
@@ -76,7 +77,8 @@ class EastronSDM(Device):
         pw = w / n
         amps = pw / v / pf if v > 0 else 0.0
         snap = {"live": live, "v": [v] * n, "a": [amps] * n, "w": [pw] * n,
-                "va": [pw / pf] * n, "pf": pf, "total_w": w, "hz": hz,
+                "va": [pw / pf] * n, "var": [math.sqrt(max(0.0, (pw / pf) ** 2 - pw * pw))] * n,
+                "pf": pf, "total_w": w, "hz": hz,
                 "import_kwh": self.import_kwh, "export_kwh": self.export_kwh,
                 "total_kwh": self.import_kwh + self.export_kwh}
         return snap
@@ -85,7 +87,7 @@ class EastronSDM(Device):
         s, inp = self.snapshot(), {}
         for i in range(self.PHASES):
             put(inp, 18 + 2 * i, F32, s["va"][i])
-            put(inp, 24 + 2 * i, F32, 0.0)                     # reactive power
+            put(inp, 24 + 2 * i, F32, s["var"][i])             # reactive power
             put(inp, 30 + 2 * i, F32, s["pf"])
         if self.PHASES == 3:
             put(inp, 42, F32, s["v"][0])                       # averages and sums
@@ -117,4 +119,5 @@ class EastronSDM120(EastronSDM):
     PROFILE = "eastron_sdm120"
     PHASES = 1
     POINT_VALUES = {"v_l1": item("v", 0), "a_l1": item("a", 0), "power_w": "total_w",
-                    "hz": "hz", "import_kwh": "import_kwh", "export_kwh": "export_kwh"}
+                    "hz": "hz", "import_kwh": "import_kwh", "export_kwh": "export_kwh",
+                    "va": item("va", 0), "var": item("var", 0), "pf": "pf"}

@@ -15,7 +15,11 @@ class EpeverTracer(Device):
     ANSWER_DELAY_MS = 15
     PARAMS = dict(Device.PARAMS, load_on=("load_on", bool),
                   coil_refuse=("coil_refuse", bool),   # coil 0 writes answer exception 4
-                  charger_fault=("fault_bits", bits16))  # bits OR'd into 0x3201
+                  charger_fault=("fault_bits", bits16),  # bits OR'd into 0x3201
+                  # > 0: an FC04 read of more registers than this from the
+                  # 0x31xx block answers exception 2, as the LS-B series is
+                  # reported to for 20 or more (issue 13): long_read_max 19
+                  long_read_max=("long_read_max", int))
     POINT_VALUES = {
         "pv_v": "pv_v", "pv_a": "pv_a", "pv_w": "pv_w", "batt_v": "batt_v",
         "charge_a": "charge_a", "charge_w": "charge_w",
@@ -23,6 +27,8 @@ class EpeverTracer(Device):
         "batt_temp_c": "batt_temp_c", "dev_temp_c": "device_temp_c", "soc": "soc",
         "batt_status": "batt_status", "charge_status": "charge_status",
         "discharge_status": "discharge_status", "energy_today_kwh": "energy_today_kwh",
+        "remote_temp_c": "batt_temp_c", "rated_v": "rated_v",
+        "used_today_kwh": "used_today_kwh", "used_total_kwh": "used_total_kwh",
         "energy_total_kwh": "energy_total_kwh", "batt_net_a": "net_batt_a",
     }
     RANGES = {
@@ -45,6 +51,11 @@ class EpeverTracer(Device):
         self.charge_on = True    # coil 0: charging device on/off
         self.coil_refuse = False
         self.fault_bits = 0  # OR'd into 0x3201 (set via "charger_fault")
+        self.long_read_max = int(cfg.get("long_read_max", 0))
+        self.used_kwh = 0.0  # the load terminal's consumed energy (0x3304.., 0x330A..)
+        self.used_day = 0
+        self.used_today = 0.0
+        self._used_t = None
 
     def snapshot(self):
         m = self.model
@@ -64,6 +75,14 @@ class EpeverTracer(Device):
         charge_a = out_w / bv
         load_w = m.p["aux_dc_w"] if self.load_on else 0.0
         load_a = load_w / bv
+        t = m.t
+        if self._used_t is not None and t > self._used_t:
+            e = load_w * (t - self._used_t) / 3.6e6
+            self.used_kwh += e
+            if int(t // 86400) != self.used_day:
+                self.used_day, self.used_today = int(t // 86400), 0.0
+            self.used_today += e
+        self._used_t = t
         if m.soc <= 0.5:
             volt_state = 3
         elif bv > 58.0:
@@ -90,7 +109,8 @@ class EpeverTracer(Device):
                 "discharge_status": 1 if self.load_on else 0,
                 "energy_today_kwh": m.pv_today_kwh / n * m.p["mppt_eff"],
                 "energy_total_kwh": m.pv_total_kwh / n * m.p["mppt_eff"],
-                "net_batt_a": charge_a - load_a}
+                "net_batt_a": charge_a - load_a, "rated_v": 48.0,
+                "used_today_kwh": self.used_today, "used_total_kwh": self.used_kwh}
 
     def set_param(self, key, value):
         if key != "charge_on":  # coil 0, also scripted: a unit power-cycled back on
@@ -112,8 +132,6 @@ class EpeverTracer(Device):
         inp[0x3008] = 2                                        # MPPT
         inp[0x300E] = 2000
         put(inp, 0x3112, S16, s["device_temp_c"] + 2.0, 0.01)  # components
-        put(inp, 0x311B, S16, s["batt_temp_c"], 0.01)          # remote sensor
-        inp[0x311D] = 4800                                     # 48 V system
         put(inp, 0x3300, U16, max(s["pv_v"], 118.0), 0.01)     # today's maxima, minima
         put(inp, 0x3302, U16, max(s["batt_v"], 54.0), 0.01)
         put(inp, 0x3303, U16, min(s["batt_v"], 51.0), 0.01)
@@ -131,6 +149,12 @@ class EpeverTracer(Device):
         coil = {0x0000: 1 if self.charge_on else 0, 0x0001: 0, 0x0002: 1 if self.load_on else 0, 0x0003: 1}
         tables.update(holding=hold, coil=coil)
         return tables
+
+    def read(self, fc, addr, count):
+        if (fc == 4 and self.long_read_max and 0x3100 <= addr <= 0x31FF
+                and count > self.long_read_max):
+            return ExcCodes.ILLEGAL_ADDRESS
+        return super().read(fc, addr, count)
 
     def write(self, fc, addr, values):
         if fc in (5, 15):
