@@ -411,16 +411,19 @@ class Generator:
                 return S_MAX_CHARGE
             if self._t_pv is not None and ticks_diff(now, self._t_pv) >= g['pv_stop_s'] * 1000:
                 return S_PV
-            t = self.pv_stop_soc
             soc = snap['batt_soc']
-            if t is not None and soc is not None and soc >= t:
-                return S_PV_AHEAD
-            # In an outage, diesel charging past what carries the site to
-            # the next start does what the grid, back, does at its own price.
-            t = g['outage_stop_soc']
-            if t is not None and snap['grid_ok'] is False and soc is not None \
-                    and soc >= t and soc >= g['start_soc'] + _OUTAGE_STOP_OVER_START:
-                return S_GRID_DUE
+            if soc is not None and run_ms >= g['min_run_s'] * 1000:
+                # Charged far enough for what comes next; a SOC that jumps
+                # (a BMS recalibrating) still leaves the engine its min run.
+                t = self.pv_stop_soc
+                if t is not None and soc >= t:
+                    return S_PV_AHEAD
+                # In an outage, diesel charging past what carries the site to
+                # the next start does what the grid, back, does at its price.
+                t = g['outage_stop_soc']
+                if t is not None and snap['grid_ok'] is False \
+                        and soc >= t and soc >= g['start_soc'] + _OUTAGE_STOP_OVER_START:
+                    return S_GRID_DUE
         if self.reasons:
             return S_NONE
         if self.run_reasons & (R_GRID | BATTERY_REASONS) and snap['grid_ok'] is True:

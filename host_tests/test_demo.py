@@ -11,7 +11,7 @@ import sys
 from rigs import ROOT
 
 STOP_REASONS = ("reasons_cleared", "charge_taper", "pv_carries", "pv_expected",
-                "max_charge_time")
+                "max_charge_time", "grid_expected")
 
 
 def session_members(sid):

@@ -22,7 +22,7 @@ def test_dse_keys_start_and_stop_the_emulated_genset(tmp_path, micropython):
         fw = Firmware(str(tmp_path), fw_config(cab), micropython=micropython,
                       heap=board_heap(micropython))
         assert fw.wait_for("CTL standby", 30), "\n".join(fw.lines[-20:])
-        cab.emu.set("soc", 25)
+        cab.emu.set("soc", 15)          # in an outage: under outage_start_soc (20)
         t_low = time.time()
         assert fw.wait_for("EVENT gen standby -> start_delay (soc)", 10), "\n".join(fw.lines[-20:])
         assert fw.wait_for("EVENT gen start_delay -> cranking (soc)", 10), "\n".join(fw.lines[-20:])
@@ -78,7 +78,7 @@ def test_relay_actuator_cranks_and_stops_the_genset(tmp_path):
         ctl = cab.ready["control"]
         cab_ctl = EmulatorClient(ctl["host"], ctl["port"])
         cab.emu.grid(False)
-        cab.emu.set("soc", 25)
+        cab.emu.set("soc", 15)          # under outage_start_soc (20)
         t = threading.Thread(target=bridge, daemon=True)
         t.start()
         fw = Firmware(str(tmp_path), fw_config(cab, control="relay", relay_pin=5, run_pin=18,
@@ -109,7 +109,7 @@ def test_lockout_and_counters_survive_a_reboot(tmp_path, micropython):
     fw = None
     try:
         cab.emu.grid(False)
-        cab.emu.set("soc", 25)
+        cab.emu.set("soc", 15)          # under outage_start_soc (20)
         cab.emu.gen_fail(True)
         fw = Firmware(str(tmp_path), fw_config(cab), micropython=micropython,
                       heap=board_heap(micropython))

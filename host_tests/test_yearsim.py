@@ -118,3 +118,23 @@ def test_the_command_writes_a_report_with_its_seed_and_plots(tmp_path):
     assert 'seed 12' in text and '## Assumptions' in text and 'LP lower bound' in text
     for png in ('week.png', 'soc_year.png', 'monthly.png'):
         assert os.path.getsize(os.path.join(out, 'offgrid_bts', png)) > 1000
+
+
+def test_perfect_foresight_sits_between_the_bound_and_the_runs(offgrid):
+    # tools/yearsim/dp.py: a DP that knows the days' PV and load, its
+    # decisions run through the same site model. Above the LP bound (which
+    # relaxes on/off), no unserved energy, and its grid fine enough: the
+    # value at 2x the SOC points moves by under 1 %.
+    from yearsim import dp
+    sc, prof = offgrid
+    m = 2 * 1440
+    ref = dp.PerfectForesight(sc, prof, m, n=100)
+    k = run.simulate(sc, prof, ref, minutes=m, check=True, keep=False)[0]
+    b = lp.bound(sc, prof, minutes=m, step_min=60)
+    assert b['fuel_l'] <= k['fuel_l'] and k['unserved_crit_kwh'] == 0.0, (b['fuel_l'], k)
+    soc0 = sc['site']['battery']['soc0']
+    fine = dp.PerfectForesight(sc, prof, m, n=200).value(soc0)
+    assert abs(ref.value(soc0) - fine) <= 0.01 * fine, (ref.value(soc0), fine)
+    # What it plans is what the model then burns (within the grid's error
+    # and the real warm-up minute it does not plan), ending near soc0.
+    assert abs(k['fuel_l'] - ref.value(soc0)) <= 0.03 * k['fuel_l'] + 0.5, (k['fuel_l'], ref.value(soc0))

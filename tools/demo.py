@@ -278,12 +278,14 @@ def main(argv=None):
                args.event_speed))
         d, gcfg, load = cfg["dispatch"], cfg["generator"], cfg["loads"][0]
         say("site: %g kWp PV, %g W DC load (%s %g W of it sheddable), %g Ah battery, "
-            "%g kW diesel; config %s: diesel at %g %% SOC until %g %%, %s shed under %g %%, "
+            "%g kW diesel; config %s: diesel at %g %% SOC until %g %% (in a grid outage at %g %% "
+            "until %g %%: the grid, back, charges the rest), %s shed under %g %%, "
             "back over %g %%; grid charging to %g %% off-peak; pins: grid input %d, "
             "charge enable %d, %s %d" % (
                 SITE["pv_peak_w"] / 1000, SITE["load_base_w"], load["name"], SITE["sheddable_w"],
                 SITE["capacity_ah"], SITE["gen_rated_kw"], os.path.relpath(DEMO, ROOT),
-                gcfg["start_soc"], gcfg["stop_soc"], load["name"], load["shed_soc"],
+                gcfg["start_soc"], gcfg["stop_soc"], gcfg["outage_start_soc"],
+                gcfg["outage_stop_soc"], load["name"], load["shed_soc"],
                 load["restore_soc"], d["grid_charge_soc"], d["grid_pin"], d["grid_charge_pin"],
                 load["name"], load["pin"]))
         say("the firmware's timers run in real seconds and its clock is the PC's: its local "
@@ -318,7 +320,7 @@ def main(argv=None):
                 say("night off grid: %s, sunset; the battery carries %.0f W (SOC %.0f %%); "
                     "%s goes under %g %%, the diesel starts under %g %%" % (
                         hhmm(h), st["load_w"], st["soc"], load["name"], load["shed_soc"],
-                        gcfg["start_soc"]))
+                        gcfg["outage_start_soc"]))
             if not slow and not fwo.seen("gen warmup -> running") and st["batt_a"] < 0 \
                     and st["soc"] < load["shed_soc"] + 2 and not st["grid_ok"]:
                 slow = True

@@ -579,3 +579,17 @@ def test_an_outage_run_always_leaves_ten_points_above_start_soc():
     assert s.g.state_name == 'running'
     s.step(2, batt_soc=55, grid_ok=False)
     assert s.g.stop_reason == G.S_GRID_DUE
+
+
+def test_an_expected_source_never_cuts_the_minimum_run():
+    # A SOC that jumps past the stop (a BMS recalibrating) after a minute
+    # of running: the forecast's or the outage's stop waits for min_run_s.
+    for snap in ({'grid_ok': False}, {}):
+        s = Sim(obey=True, min_run_s=600)
+        s.step(61, batt_soc=15, **snap)
+        assert s.run_until('running')
+        s.g.pv_stop_soc = 70
+        s.step(60, batt_soc=80)
+        assert s.g.state_name == 'running', snap
+        s.step(600)
+        assert s.g.stop_reason in (G.S_GRID_DUE, G.S_PV_AHEAD), snap

@@ -12,7 +12,7 @@ import numpy as np
 
 from firmware import config
 
-from . import controllers, lp, report, run, scenario
+from . import controllers, dp, lp, report, run, scenario
 from .model import DT_H
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,6 +28,8 @@ def _args(argv):
     p.add_argument('--seed', type=int, help="override the scenario's seed")
     p.add_argument('--lp-step', type=int, help="LP step in minutes (default: the scenario's)")
     p.add_argument('--no-variants', action='store_true', help='the scenario config only')
+    p.add_argument('--no-dp', action='store_true',
+                   help='skip the perfect-foresight DP (off-grid scenarios; ~5 min a year)')
     return p.parse_args(argv)
 
 
@@ -65,6 +67,23 @@ def _firmware_runs(sc, prof, n, variants):
     return out
 
 
+def _perfect_foresight(sc, prof, n):
+    """The DP's run (tools/yearsim/dp.py) on a grid of the scenario's
+    dp_grid SOC points, and its convergence: the first 30 days' value at
+    that grid and at twice it."""
+    pts = sc.get('dp_grid', 150)
+    t = time.perf_counter()
+    ctl = dp.PerfectForesight(sc, prof, n, n=pts)
+    k, tr = run.simulate(sc, prof, ctl, minutes=n)
+    k['wall_s'] = time.perf_counter() - t
+    m = min(n, 30 * 1440)
+    soc0 = sc['site']['battery'].get('soc0', 60.0)
+    k['dp'] = {'grid': pts, 'value_l': ctl.value(soc0), 'check_days': m // 1440,
+               'check_value_l': dp.PerfectForesight(sc, prof, m, n=pts).value(soc0),
+               'check_value_2x_l': dp.PerfectForesight(sc, prof, m, n=2 * pts).value(soc0)}
+    return k, tr
+
+
 def _week_start(prof, n):
     # The week around the cloudiest day: where the diesel's decisions matter most.
     c = prof['clearness'][:n // 1440]
@@ -84,6 +103,10 @@ def one(path, args, out):
         k, tr = run.simulate(sc, prof, b, minutes=n)
         k['wall_s'] = time.perf_counter() - t
         runs.append((k, tr))
+    ref = None
+    if dp.applies(sc) and not args.no_dp:
+        ref = _perfect_foresight(sc, prof, n)
+        runs.append(ref)
     for k, _ in runs:
         k['cost'] = lp.run_cost(sc, k)
     step = args.lp_step or sc.get('lp_step_min', 60)
@@ -94,7 +117,7 @@ def one(path, args, out):
     stem = os.path.splitext(os.path.basename(path))[0]
     os.makedirs(os.path.join(out, stem), exist_ok=True)
     fw_k, fw_tr = runs[0]
-    base = [r for r in runs if not r[0]['name'].startswith('firmware')]
+    base = [r for r in runs if not r[0]['name'].startswith('firmware') and r is not ref]
     best = min(base, key=lambda r: r[0]['cost'])
     has_gen = bool(sc['site'].get('genset'))
     pics = {'week': stem + '/week.png', 'soc': stem + '/soc_year.png',
@@ -136,6 +159,16 @@ def _section(r):
                   'unserved energy x its value): compare costs; its litres are not a bound.']
     lines += ['', 'LP bound: %d steps of %d min, solved in %.1f s; its PV used %.0f kWh.' % (
         b['steps'], b['step_min'], b['wall_s'], b['pv_used_kwh']), '']
+    pf = next((k for k in r['runs'] if k['name'] == 'perfect_foresight'), None)
+    if pf is not None:
+        d = pf['dp']
+        lines += ['Perfect foresight (tools/yearsim/dp.py: a DP over %d SOC points that knows '
+                  'the year, its decisions run through the same site model): %.1f l, %.3fx the '
+                  'LP bound; the firmware is %.3fx it. Grid check over the first %d days: '
+                  '%.2f l at %d points, %.2f l at %d.' % (
+                      d['grid'], pf['fuel_l'], pf['fuel_l'] / b['fuel_l'],
+                      fw['fuel_l'] / pf['fuel_l'], d['check_days'], d['check_value_l'],
+                      d['grid'], d['check_value_2x_l'], 2 * d['grid']), '']
     if fw.get('fw_counter_l') is not None and fw['fuel_l'] > 0:
         lines.append("The firmware's own diesel counter (firmware/counters.py at its rated_kw "
                      '%s kW) booked %.1f l against the model\'s %.1f l; its run hours %.1f h, '

@@ -126,18 +126,19 @@ def kpi_table(rows, bound, litres_bound=True):
     the LP minimises cost, so its litres bound nothing: litres_bound False."""
     head = ('| run | litres | x LP litres | cost | x LP cost | gen h | starts | unserved crit kWh '
             '| unserved non-crit kWh | PV curtailed kWh | renewable fraction | self-consumption '
-            '| battery throughput kWh | CO2 kg | grid cost |')
-    out = [head, '|' + '---|' * 15]
+            '| battery throughput kWh | CO2 kg | grid cost | SOC at the end % |')
+    out = [head, '|' + '---|' * 16]
     for k in rows:
         xl = k['fuel_l'] / bound['fuel_l'] if litres_bound and bound['fuel_l'] > 1e-9 \
             else float('nan')
         xc = k['cost'] / bound['cost'] if bound['cost'] > 1e-9 else float('nan')
-        out.append('| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+        out.append('| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
             k['name'], _f(k['fuel_l']), _f(xl, 3), _f(k['cost']), _f(xc, 3), _f(k['gen_h']),
             k['starts'], _f(k['unserved_crit_kwh'], 2), _f(k['unserved_noncrit_kwh'], 2),
             _f(k['pv_curt_kwh']), _f(k['renewable_fraction'], 3), _f(k['self_consumption'], 3),
-            _f(k['batt_throughput_kwh']), _f(k['co2_kg']), _f(k['grid_cost'], 2)))
-    out.append('| LP lower bound (%d-min steps) | %s | 1.000 | %s | 1.000 | | | | | | | | | | %s |'
+            _f(k['batt_throughput_kwh']), _f(k['co2_kg']), _f(k['grid_cost'], 2),
+            _f(k['soc_end'])))
+    out.append('| LP lower bound (%d-min steps) | %s | 1.000 | %s | 1.000 | | | | | | | | | | %s | free |'
                % (bound['step_min'], _f(bound['fuel_l']), _f(bound['cost']),
                   _f(bound['grid_cost'], 2)))
     return out
