@@ -16,6 +16,9 @@ U32R = const(4)
 S32 = const(5)
 S32R = const(6)
 F32 = const(7)
+# A raw block of n registers (n < 128), kept as bytes for the caller to read
+# (DSE's named alarms: 4 bits an alarm); its vtype is BLOCK | n.
+BLOCK = const(0x80)
 
 # Sentinel conventions (per profile).
 SENT_NONE = const(0)
@@ -36,6 +39,8 @@ _F32_BUF = bytearray(4)    # reused: a float is rebuilt from its raw bits
 
 def width(vtype):
     """Registers a value of this type occupies."""
+    if vtype & BLOCK:
+        return vtype & 0x7F
     return 1 if vtype <= S16 else 2
 
 

@@ -34,8 +34,18 @@ class Device:
         # Decoded values by point name (SI units, None = no data), updated in
         # place each cycle; `online` rides along for the snapshot.
         self.values = {}
-        for n in self.names:
-            self.values[n] = None
+        # A block point (decode.BLOCK: DSE's named alarms) is no value: its
+        # registers are copied into one bytearray, `blk`, None while unread.
+        self.blk = None
+        self._blk = None
+        self._blk_i = -1
+        for i in range(len(pts)):
+            vt = pts[i][decode.P_TYPE]
+            if vt & decode.BLOCK:
+                self._blk = bytearray(2 * (vt & 0x7F))
+                self._blk_i = i
+            else:
+                self.values[self.names[i]] = None
         self.values['online'] = False
         self._raw = [None] * len(pts)
         self.online = False
@@ -87,7 +97,10 @@ class Device:
         names = self.names
         for i in range(first, first + n):
             raw[i] = None
-            vals[names[i]] = None
+            if i == self._blk_i:
+                self.blk = None
+            else:
+                vals[names[i]] = None
 
     def _decode(self, data, req):
         sent = self.sentinel
@@ -98,6 +111,12 @@ class Device:
         for i in range(req[plan.R_FIRST], req[plan.R_FIRST] + req[plan.R_N]):
             off = (meta[3 * i] << 8) | meta[3 * i + 1]
             vt = meta[3 * i + 2]
+            if vt & decode.BLOCK:
+                b = self._blk
+                for j in range(len(b)):     # copied in place: no allocation
+                    b[j] = data[off + j]
+                self.blk = b
+                continue
             r = decode.raw(data, off, vt)
             if r != raw[i]:     # decode (and allocate) only what changed
                 raw[i] = r

@@ -25,6 +25,20 @@ RECT_EFF = 0.95
 
 _ALARM_KEYS = ('alarms0', 'alarms1', 'alarms2', 'alarms3', 'alarms4')
 
+# GenComm's 4-bit named-alarm codes (page 154; the same codes DSE's own
+# tables give): 0 disabled digital input, 1 not active, 2 warning, 3
+# shutdown, 4 electrical trip, 5-7 reserved, 8-10 indications (8, 9
+# inactive, 10 active), 11-14 reserved, 15 unimplemented. Only 2-4 are
+# alarms; an indication is never a fault.
+DSE_WARNING = const(2)
+DSE_SHUTDOWN = const(3)
+DSE_TRIP = const(4)
+
+# A genset is running at or above this frequency, or above this speed,
+# when nothing better tells (firmware/generator.py reads the same).
+RUNNING_HZ = const(45)
+RUNNING_RPM = const(300)
+
 # DSE engine operating state (1408) -> gen_state.
 _DSE_STATE = ('stopped', 'starting', 'warming', 'running', 'cooling',
               'stopped', 'cooling')
@@ -52,27 +66,49 @@ def new(devices):
     return snap
 
 
-def _dse_alarm_level(v):
-    """Highest 4-bit alarm level in the named-alarm words (3 = shutdown)."""
+def dse_alarm(blk, i):
+    """The 4-bit code of named alarm i (0-based, GenComm order) in the
+    named-alarm registers' bytes `blk`: 0 when the module does not have it."""
+    k = i >> 1
+    if blk is None or k >= len(blk):
+        return 0
+    b = blk[k]
+    return b >> 4 if not i & 1 else b & 0xF
+
+
+def _worse(top, lv):
+    # An alarm code counts only as a warning (2), shutdown (3) or trip (4).
+    if lv < DSE_WARNING or lv > DSE_TRIP:
+        return top
+    return DSE_SHUTDOWN if lv >= DSE_SHUTDOWN else max(top, DSE_WARNING)
+
+
+def _dse_alarm_level(v, blk):
+    """Worst alarm in the named alarms: DSE_SHUTDOWN for a shutdown or an
+    electrical trip, DSE_WARNING for a warning, 0 for none. The whole block
+    when it was read, else the first five registers (alarms0..alarms4)."""
     top = 0
+    if blk is not None:
+        for b in blk:
+            top = _worse(_worse(top, b >> 4), b & 0xF)
+        return top
     for key in _ALARM_KEYS:
         w = v.get(key)
         if w is None:
             continue
         for s in (0, 4, 8, 12):
-            lv = (w >> s) & 0xF
-            if lv > top and lv < 15:
-                top = lv
+            top = _worse(top, (w >> s) & 0xF)
     return top
 
 
-def gen_state(v, online):
+def gen_state(v, online, blk=None):
     """What the genset reports: stopped, starting, warming, running, cooling,
     fault or unknown. Falls back to speed and frequency when the module
-    does not implement the operating-state register."""
+    does not implement the operating-state register. `blk`: the bytes of
+    its named-alarm registers (the poller's Device.blk), when read."""
     if not online:
         return 'unknown'
-    if _dse_alarm_level(v) >= 3:
+    if _dse_alarm_level(v, blk) >= DSE_SHUTDOWN:
         return 'fault'
     st = v.get('engine_state')
     if st is not None and st < len(_DSE_STATE):
@@ -81,7 +117,7 @@ def gen_state(v, online):
     hz = v.get('hz')
     if rpm is None and hz is None:
         return 'unknown'
-    if (rpm is not None and rpm > 300) or (hz is not None and hz > 40):
+    if (rpm is not None and rpm > RUNNING_RPM) or (hz is not None and hz >= RUNNING_HZ):
         return 'running'
     return 'stopped'
 
@@ -193,7 +229,7 @@ def update(snap, devices, ts):
         elif k == 'genset':
             gen_seen = True
             if gstate is None:
-                gstate = gen_state(v, on)
+                gstate = gen_state(v, on, getattr(d, 'blk', None))
                 if on:
                     gen_w = v['power_w']
                     gen_hz = v['hz']

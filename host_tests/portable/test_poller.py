@@ -206,7 +206,7 @@ def test_values_do_not_go_stale_after_a_miss():
 def test_garbage_answer_clears_its_block_only():
     bus = FakeBus()
     dse_regs(bus)
-    bus.fail[(10, 3, 1027)] = BusError(FRAME, 'invalid response CRC')
+    bus.fail[(10, 3, 1024)] = BusError(FRAME, 'invalid response CRC')
     d = dev('genset', 'dse_gencomm', 10, bus)
     assert d.poll(0)
     assert d.values['fuel_pct'] is None and d.values['mode'] == 1
@@ -216,7 +216,7 @@ def test_garbage_answer_clears_its_block_only():
 def test_exception_answer_means_alive():
     bus = FakeBus()
     dse_regs(bus)
-    for r in (772, 1027, 1408, 1536, 1798, 39425):
+    for r in (769, 1024, 1408, 1536, 1798, 39425):
         bus.fail[(10, 3, r)] = BusError(EXCEPTION, '2')
     d = dev('genset', 'dse_gencomm', 10, bus)
     assert d.poll(0) and d.online
@@ -284,7 +284,7 @@ def test_a_unit_that_answers_but_not_for_some_values_says_they_are_missing():
     from firmware.alarms import Alarms
     bus = FakeBus()
     dse_regs(bus)
-    bus.fail[(10, 3, 1027)] = BusError(EXCEPTION, '2')
+    bus.fail[(10, 3, 1024)] = BusError(EXCEPTION, '2')
     d = dev('genset', 'dse_gencomm', 10, bus)
     al = Alarms({'delay_s': 0, 'batt_low_soc': 20, 'batt_low_v': 46, 'batt_crit_soc': 10,
                  'batt_crit_v': 44, 'batt_temp_c': 50}, ['genset'])
@@ -295,7 +295,58 @@ def test_a_unit_that_answers_but_not_for_some_values_says_they_are_missing():
         al.evaluate(snap, [d], n * 1000, n)
     assert d.values['fuel_pct'] is None
     assert al.is_active('dev_data_missing')
-    del bus.fail[(10, 3, 1027)]
+    del bus.fail[(10, 3, 1024)]
     assert d.poll(9) and d.missing == 0 and d.values['fuel_pct'] is not None
     al.evaluate(snap, [d], 9000, 9)
     assert not al.is_active('dev_data_missing')
+
+
+def test_dse_reads_its_whole_named_alarm_block_in_one_request():
+    # DSE 72xx/73xx MkII: 80 named alarms in 20 registers from 39425 (GenComm
+    # page 154; victronenergy/dbus-modbus-client dse.py: alarm_base 39425,
+    # alarm_count 20 for that family). Alarm 14 (0-based 13, fail to start)
+    # sits in register 39428, second nibble; alarm 80 in 39444's last.
+    bus = FakeBus()
+    dse_regs(bus)
+    words = [0x1111] * 20
+    words[3] = 0x1311
+    words[19] = 0x111A
+    bus.set(10, 3, 39425, words)
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    d.poll(0)
+    assert (10, 3, 39425, 20) in bus.reads
+    assert len(bus.reads) == 6
+    assert site.dse_alarm(d.blk, 13) == 3 and site.dse_alarm(d.blk, 79) == 10
+    assert site.dse_alarm(d.blk, 12) == 1
+    assert d.values['alarms3'] == 0x1311 and 'alarms' not in d.values
+    bus.fail[(10, 3, 39425)] = BusError(EXCEPTION, '2')
+    d.poll(1)
+    assert d.blk is None and d.values['alarms3'] is None
+
+
+def test_dse_instrumentation_users_read():
+    # GenComm page 4 (basic instrumentation), page 6 (derived) and page 7
+    # (accumulated) as victronenergy/dbus-modbus-client dse.py reads them:
+    # 1024 oil pressure kPa, 1025 coolant and 1026 oil temperature degC
+    # (s16), 1032/1034/1036 L1-L3 voltage u32 x0.1 V, 1044.. currents u32 x0.1
+    # A, 1052.. powers s32 W, 1558 engine load s16 x0.1 %, 1800 kWh u32 x0.1;
+    # 769 the model number (32840 = 7310 MKII there).
+    bus = FakeBus()
+    dse_regs(bus)
+    bus.set(10, 3, 769, [32840])
+    bus.set(10, 3, 1024, [310, 0xFFF6, 95])               # 310 kPa, -10 degC, 95 degC
+    bus.set(10, 3, 1032, [0, 2301, 0, 2295, 0, 2310])
+    bus.set(10, 3, 1044, [0, 125, 0, 131, 0xFFFF, 0xFFFF])   # L3: u32 sentinel (unimplemented)
+    bus.set(10, 3, 1052, [0, 2800, 0, 2900, 0xFFFF, 0xFF38])   # -200 W on L3
+    bus.set(10, 3, 1558, [412])
+    bus.set(10, 3, 1800, [0x0004, 0xC4B5])               # 31250.1 kWh
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    d.poll(0)
+    v = d.values
+    assert v['model'] == 32840 and v['oil_kpa'] == 310
+    assert v['coolant_c'] == -10 and v['oil_c'] == 95
+    assert close(v['v_l1'], 230.1) and close(v['v_l2'], 229.5) and close(v['v_l3'], 231.0)
+    assert close(v['a_l1'], 12.5) and close(v['a_l2'], 13.1) and v['a_l3'] is None
+    assert v['w_l1'] == 2800 and v['w_l3'] == -200
+    assert close(v['load_pct'], 41.2) and close(v['kwh'], 31250.1)
+    assert len(bus.reads) == 6
