@@ -47,7 +47,7 @@ _ACTIVE = const(2)
 _ACKED = const(4)
 _LATCHED = const(8)
 
-_BMS_TEMPS = ('temp1_c', 'temp2_c', 'temp3_c', 'temp4_c')
+_BMS_TEMPS = ('temp1_c', 'temp2_c', 'temp3_c', 'temp4_c', 'cell_tmax_c')   # PACE; Seplos
 
 # The DSE named alarms of the table's gen_emergency_stop.. rows, by their
 # 0-based place in GenComm's page 154 list for the 72xx/73xx MkII family:

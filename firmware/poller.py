@@ -27,10 +27,17 @@ class Device:
         self.sentinel = profile.SENTINEL
         self.gap_ms = profile.GAP_MS
         self.bus = bus
+        # A Seplos stack head reads the stack's summary, not its own pack.
+        src = profile.STACK_POINTS if dcfg.get('stack_head') else profile.POINTS
         pts, self.reqs = plan.build(
-            profile.POINTS, profile.MAX_REGS, plan.bridge_limit(profile, baud),
+            src, profile.MAX_REGS, plan.bridge_limit(profile, baud),
             profile.ALIGN, profile.PAGE)
         self._compact(pts)
+        cs = dcfg.get('current_scale')      # a Seplos board's current unit, when not 0.01 A
+        if cs is not None and 'current_a' in self.names:
+            sc = list(self._scale)
+            sc[self.names.index('current_a')] = cs
+            self._scale = tuple(sc)
         # Decoded values by point name (SI units, None = no data), updated in
         # place each cycle; `online` rides along for the snapshot.
         self.values = {}

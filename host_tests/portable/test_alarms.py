@@ -458,3 +458,13 @@ def test_the_dse_modules_named_alarms_an_operator_acts_on():
     al.evaluate(snap(), [g], 3 * S, 4)
     assert sorted(events(al)) == [('gen_charge_alt_fail', 'clear'), ('gen_emergency_stop', 'raise'),
                                   ('gen_low_oil_pressure', 'clear'), ('gen_over_speed', 'raise')]
+
+
+def test_a_seplos_hot_cell_raises_the_battery_temperature_alarm():
+    # A Seplos V3 reports its hottest cell (PIA 0x100C, EIB 0x2108 on a stack
+    # head: firmware/profiles/seplos_v3.py), not PACE's temp1..temp4.
+    al = new(('bms1',))
+    b = Dev('bms1', 'bms', {'cell_tmax_c': 47.5, 'cell_tmin_c': 30.0})
+    al.evaluate(snap(), [b], 0, 1)
+    al.evaluate(snap(), [b], 11 * S, 2)
+    assert ('batt_overtemp', 'raise') in events(al)

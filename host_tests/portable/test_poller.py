@@ -114,6 +114,80 @@ def test_seplos_decodes():
     assert close(v['soc'], 87.5) and v['max_dis_a'] == 100 and v['max_chg_a'] == 50
 
 
+# A Seplos V3 pack's own block (PIA, 0x1000..0x1010) and a stack's summary
+# (EIA 0x2000..0x2019, EIB 0x2100..), as a two-pack stack answered them in a
+# published capture (patman15/BMS_BLE-HA tests/test_seplos_bms.py: "PIA1",
+# "EIA", "EIB"; its reference values: 52.34 V, pack -7.2 A, stack -6.7 A,
+# 47.9 %, 9 cycles, cells 3.270-3.273 V, 23.8-25.0 degC, 2 packs).
+SEPLOS_PIA1 = [0x1472, 0xFD30, 0x3464, 0x6D60, 0x00D5, 0x01DF, 0x03E7, 0x0009, 0x0CC7,
+               0x0B9F, 0x0CC8, 0x0CC6, 0x0BA5, 0x0B99, 0x0000, 0x00B4, 0x00B4]
+SEPLOS_EIA = [0x1472, 0x0000, 0xFFBD, 0xFFFF, 0x3464, 0x0000, 0x6D60, 0x0000, 0x00D5, 0x0000,
+              0x6D60, 0x0000, 0x0001, 0x0000, 0x0000, 0x0000, 0x0708, 0x0000, 0x0708, 0x0000,
+              0x0240, 0x01D0, 0x0002, 0x0009, 0x01DF, 0x03E7]
+SEPLOS_EIB = [0x0CC9, 0x0CC6, 0x0002, 0x0007, 0x1472, 0x1472, 0x0000, 0x0000, 0x00FA, 0x00EE,
+              0x00F4, 0x0000, 0x0000, 0x0001, 0x01DF, 0x01DF, 0x0009, 0x03E7, 0x010A, 0x010A,
+              0x010A, 0x0000]
+
+
+def seplos_dev(bus, **cfg):
+    from firmware import profiles
+    d = dict({'name': 'bms', 'unit': 0, 'profile': 'seplos_v3'}, **cfg)
+    return poller.Device(d, profiles.load('seplos_v3'), bus)
+
+
+def test_seplos_pack_block_from_a_capture():
+    bus = FakeBus()
+    bus.set(0, 4, 0x1000, SEPLOS_PIA1)
+    d = seplos_dev(bus)
+    d.poll(0)
+    v = d.values
+    assert bus.reads == [(0, 4, 0x1000, 17)]
+    assert close(v['voltage_v'], 52.34) and close(v['current_a'], -7.2)
+    assert close(v['remain_ah'], 134.12) and close(v['full_ah'], 280.0)
+    assert close(v['soc'], 47.9) and close(v['soh'], 99.9) and v['cycles'] == 9
+    assert close(v['cell_vmax'], 3.272) and close(v['cell_vmin'], 3.270)
+    # 0.1 K: 2981 and 2969 are 24.95 and 23.75 degC
+    assert close(v['cell_tmax_c'], 24.95, 1e-3) and close(v['cell_tmin_c'], 23.75, 1e-3)
+    assert v['max_dis_a'] == 180 and v['max_chg_a'] == 180
+
+
+def test_seplos_current_scale_of_the_300_and_400_a_boards():
+    # Seplos's protocol note: current in 0.1 A on the 300 A and 400 A boards
+    # (device key current_scale 0.1); the same word then means 10x the amps.
+    bus = FakeBus()
+    bus.set(0, 4, 0x1000, SEPLOS_PIA1)
+    d = seplos_dev(bus, current_scale=0.1)
+    d.poll(0)
+    assert close(d.values['current_a'], -72.0) and close(d.values['voltage_v'], 52.34)
+    bus.set(0, 4, 0x1001, [0x7530])            # 30000 counts, 3000 A: past any board, no reading
+    d.poll(1)
+    assert d.values['current_a'] is None
+    bus.set(0, 4, 0x1001, [0x0FA0])            # 4000 counts: 400.0 A on a 400 A board
+    d.poll(2)
+    assert close(d.values['current_a'], 400.0)
+
+
+def test_seplos_stack_head_reads_the_stack_summary():
+    bus = FakeBus()
+    bus.set(0, 4, 0x1000, SEPLOS_PIA1)
+    bus.set(0, 4, 0x2000, SEPLOS_EIA)
+    bus.set(0, 4, 0x2100, SEPLOS_EIB)
+    d = seplos_dev(bus, stack_head=True)
+    d.poll(0)
+    v = d.values
+    assert [r[2] for r in bus.reads] == [0x2000, 0x2100]      # never the head's own pack
+    assert close(v['voltage_v'], 52.34) and close(v['current_a'], -6.7)    # s32, 0.1 A
+    assert close(v['remain_ah'], 134.12) and close(v['full_ah'], 280.0)
+    assert v['packs'] == 2 and v['cycles'] == 9
+    assert close(v['soc'], 47.9) and close(v['soh'], 99.9)
+    assert close(v['max_dis_a'], 180.0) and close(v['max_chg_a'], 180.0)
+    assert close(v['cell_vmax'], 3.273) and close(v['cell_vmin'], 3.270)
+    assert close(v['cell_tmax_c'], 25.0) and close(v['cell_tmin_c'], 23.8)
+    # The site's battery: capacity known at last (batt_ah), current from the stack.
+    s = site.update(site.new([d]), [d], 0)
+    assert close(s['batt_ah'], 280.0) and close(s['batt_a'], -6.7) and close(s['batt_soc'], 47.9)
+
+
 def dse_regs(bus, unit=10, state=3):
     bus.set(unit, 3, 772, [1])                        # auto mode
     bus.set(unit, 3, 1027, [78, 0xFFFF, 276, 1500, 501, 0x0000, 0x08FD])
