@@ -9,7 +9,7 @@
 # arithmetic allocates in MicroPython).
 from firmware.compat import const, ticks_diff
 from firmware.poller import MISSES_OFFLINE
-from firmware.site import dse_alarm, DSE_WARNING, DSE_TRIP
+from firmware.site import dse_alarm, DSE_WARNING, DSE_TRIP, SEP_HOT_T, SEP_HOT_ENV
 
 CRITICAL = const(1)
 MAJOR = const(2)
@@ -191,6 +191,7 @@ class Alarms:
         self._step(_BATT_CRIT, crit, now_ms, ts)
 
         hot = None
+        bms_hot = False     # a BMS's own high-temperature bits (Seplos)
         missing = False
         blk = None
         gen_seen = False
@@ -209,6 +210,9 @@ class Alarms:
                     t = vals.get(k)
                     if t is not None and (hot is None or t > hot):
                         hot = t
+                ev = getattr(d, 'blk', None)
+                if ev is not None and (ev[2] & SEP_HOT_T or ev[3] & SEP_HOT_ENV):
+                    bms_hot = True
             elif d.kind == 'pv':
                 t = vals.get('batt_temp_c')
                 if t is not None and (hot is None or t > hot):
@@ -231,6 +235,8 @@ class Alarms:
             hot_c = not hot < self._temp_ok
         else:
             hot_c = hot > self._temp
+        if bms_hot:
+            hot_c = True
         self.set('dev_data_missing', missing, now_ms, ts)
         self._step(_BATT_OVERTEMP, hot_c, now_ms, ts)
 

@@ -49,7 +49,9 @@ class Device:
         for i in range(len(pts)):
             vt = pts[i][decode.P_TYPE]
             if vt & decode.BLOCK:
-                self._blk = bytearray(2 * (vt & 0x7F))
+                # FC01: n coils, 8 a byte (a Seplos's event bits); else n registers.
+                n = vt & 0x7F
+                self._blk = bytearray((n + 7) // 8 if pts[i][decode.P_FC] == 1 else 2 * n)
                 self._blk_i = i
             else:
                 self.values[self.names[i]] = None
@@ -202,7 +204,8 @@ class Device:
                     break
                 self._failed(k)
                 continue
-            if len(data) != 2 * req[plan.R_COUNT]:
+            n = req[plan.R_COUNT]
+            if len(data) != ((n + 7) // 8 if req[plan.R_FC] == 1 else 2 * n):
                 self.n_err[FRAME] += 1
                 self.last_err = 'frame: %d bytes for %d registers' % (len(data), req[plan.R_COUNT])
                 self._clear(req[plan.R_FIRST], req[plan.R_N])

@@ -20,6 +20,27 @@ _W_NO_CHARGE = const(0x0105)
 _P_NO_CHARGE = const(0x0195)
 _ST_CHG_MOS = const(0x0400)
 
+# Seplos V3 event bits (firmware/profiles/seplos_v3.py `events`, one byte a
+# table; Seplos's V3 protocol, as venus-os_dbus-serialbattery bms/seplosv3.py
+# and BMS_BLE-HA plugins/seplos_bms.py read them): TB02 (byte 1) bits 0/1
+# cell high alarm/over-voltage protection, 2/3 cell low/under-voltage,
+# 4/5 pack high/over-voltage, 6/7 pack low/under-voltage; TB03 (byte 2) the
+# same pairs for charge high, charge low, discharge high, discharge low
+# temperature; TB04 (byte 3) bits 4/5 power (MOSFET) high temperature;
+# TB05 (byte 4) bit 1 charge, bit 4 discharge over-current protection;
+# TB06 (byte 6) bit 0 SOC low; TB15 (byte 9) hard faults.
+_SEP_PROT_V = const(0xAA)
+_SEP_PROT_T = const(0xAA)
+_SEP_PROT_ENV = const(0x20)
+_SEP_PROT_I = const(0x12)
+_SEP_LOW = const(0x44)
+_SEP_SOC_LOW = const(0x01)
+_SEP_NO_CHG_V = const(0x22)
+_SEP_NO_CHG_T = const(0x0A)
+_SEP_NO_CHG_I = const(0x02)
+SEP_HOT_T = const(0x33)       # TB03 charge/discharge high temperature (firmware/alarms.py)
+SEP_HOT_ENV = const(0x30)     # TB04 power high temperature
+
 # A telecom rectifier's efficiency, AC in to DC out, for the DC balance.
 RECT_EFF = 0.95
 
@@ -201,6 +222,12 @@ def update(snap, devices, ts):
             st = v.get('status')
             if st is not None and not st & _ST_CHG_MOS:
                 nc = True
+            ev = getattr(d, 'blk', None)
+            if ev is not None:      # a Seplos's event bits
+                protect = bool(ev[1] & _SEP_PROT_V or ev[2] & _SEP_PROT_T or ev[3] & _SEP_PROT_ENV
+                               or ev[4] & _SEP_PROT_I or ev[9]) or bool(protect)
+                warn = bool(ev[1] & _SEP_LOW or ev[6] & _SEP_SOC_LOW) or bool(warn)
+                nc = bool(ev[1] & _SEP_NO_CHG_V or ev[2] & _SEP_NO_CHG_T or ev[4] & _SEP_NO_CHG_I)
             mc = v.get('max_chg_a')
             if mc is not None:
                 nc = nc or mc == 0

@@ -189,7 +189,9 @@ def test_several_packs_and_a_seplos_head_at_unit_0(tmp_path, micropython):
         assert snap["batt_a"] == pytest.approx(want_a, abs=0.05)
         assert snap["batt_soc"] == min(round(st["p2"]["soc"]), snap["dev"]["sep"]["soc"])
         assert snap["batt_soc"] < round(st["p1"]["soc"])            # the weakest pack counts
-        assert snap["batt_ah"] == pytest.approx(st["p1"]["full_ah"] + st["p2"]["full_ah"], abs=0.02)
+        # The Seplos's capacity counts too (it was left out before it was read).
+        assert snap["batt_ah"] == pytest.approx(
+            st["p1"]["full_ah"] + st["p2"]["full_ah"] + st["sep"]["full_ah"], abs=0.03)
         sep = snap["dev"]["sep"]
         assert sep["voltage_v"] == pytest.approx(st["sep"]["voltage_v"], abs=0.011)
         assert sep["soc"] == pytest.approx(st["sep"]["soc"], abs=0.05)
@@ -251,5 +253,13 @@ def test_seplos_stack_head_and_a_400_a_board_end_to_end(tmp_path, micropython):
         assert head["cell_tmax_c"] == pytest.approx(max(st["head"]["cell_temps_c"]), abs=0.051)
         assert big["cell_tmax_c"] == pytest.approx(max(st["big"]["cell_temps_c"]), abs=0.051)
         assert big["soh"] == pytest.approx(st["big"]["soh"], abs=0.051)
+        assert last["snap"]["batt_protect"] is False and "bms_protect" not in last["alarms"]
+        # The head's event bits (EIC, FC01 at 0x2200): a cell under-voltage
+        # protection (TB02 bit 3) is the site's BMS protection.
+        cab.emu.set("protection", 2, device="head")      # the pack model's cell UV flag
+        _, snaps = flash.run_harness(2)
+        last = snaps[-1]
+        assert last["snap"]["batt_protect"] is True and "bms_protect" in last["alarms"]
+        assert last["snap"]["batt_no_charge"] is False
     finally:
         cab.close()

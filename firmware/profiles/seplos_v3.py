@@ -7,11 +7,18 @@
 # (0.1 A on the 300 A and 400 A boards, Seplos's protocol note: the device
 # key current_scale), remaining and full capacity 10 mAh, SOC and SOH 0.1 %,
 # cycles, highest/lowest cell mV and temperature 0.1 K, current limits A.
+# events: the alarm and protection bits (FC01, 80 coils, one byte a table,
+# its first coil in bit 0): TB09 system state, TB02 voltage, TB03 cell
+# temperature, TB04 environment and power temperature, TB05 and TB16
+# current, TB06 capacity, TB07 FET, TB08 balance, TB15 hard fault; a pack's
+# at 0x1240 (PIC), a stack's at 0x2200 (EIC). site.py reads them (its
+# _SEP_* masks): in TB02 and TB03 an alarm's bit is followed by its
+# protection's.
 # STACK_POINTS, for a device with stack_head: the stack's summary (EIA
 # 0x2000.., 32-bit values LOW word first, current 0.1 A; EIB 0x2100.., cell
 # temperatures in 0.1 degC there) as a captured two-pack stack answers it
 # (patman15/BMS_BLE-HA tests/test_seplos_bms.py, its plugins/seplos_bms.py).
-from firmware.decode import U16, S16, U32R, S32R, UK, SENT_NONE
+from firmware.decode import U16, S16, U32R, S32R, UK, SENT_NONE, BLOCK
 
 KIND = 'bms'
 SENTINEL = SENT_NONE
@@ -36,6 +43,7 @@ POINTS = (
     ('cell_tmin_c', 4, 0x100D, UK, 0.1, -40, 120),
     ('max_dis_a', 4, 0x100F, U16, 1, 0, 1000),
     ('max_chg_a', 4, 0x1010, U16, 1, 0, 1000),
+    ('events', 1, 0x1240, BLOCK | 80, 1, None, None),
 )
 
 STACK_POINTS = (
@@ -53,4 +61,5 @@ STACK_POINTS = (
     ('cell_vmin', 4, 0x2101, U16, 0.001, 1.0, 4.5),
     ('cell_tmax_c', 4, 0x2108, S16, 0.1, -40, 120),
     ('cell_tmin_c', 4, 0x2109, S16, 0.1, -40, 120),
+    ('events', 1, 0x2200, BLOCK | 80, 1, None, None),
 )

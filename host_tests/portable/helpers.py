@@ -73,6 +73,12 @@ class FakeBus:
         if err is not None:
             raise err
         d = self.regs.get((unit, fc), {})
+        if fc == 1:         # coils, 8 a byte, the first in bit 0
+            out = bytearray((count + 7) // 8)
+            for k in range(count):
+                if d.get(start + k, 0):
+                    out[k >> 3] |= 1 << (k & 7)
+            return bytes(out)
         return words_to_bytes([d.get(a, 0) for a in range(start, start + count)])
 
     def write(self, unit, addr, values):

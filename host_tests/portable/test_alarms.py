@@ -468,3 +468,18 @@ def test_a_seplos_hot_cell_raises_the_battery_temperature_alarm():
     al.evaluate(snap(), [b], 0, 1)
     al.evaluate(snap(), [b], 11 * S, 2)
     assert ('batt_overtemp', 'raise') in events(al)
+
+
+def test_a_seplos_high_temperature_bit_raises_the_temperature_alarm():
+    # Seplos V3 TB03 (events byte 2) bit 0: charge high-temperature alarm,
+    # raised by the BMS itself whatever its reported temperatures.
+    al = new(('bms1',))
+    b = Dev('bms1', 'bms', {'cell_tmax_c': 30.0})
+    b.blk = bytearray(10)
+    al.evaluate(snap(), [b], 0, 1)
+    al.evaluate(snap(), [b], 11 * S, 2)
+    assert events(al) == []
+    b.blk[2] = 0x01
+    al.evaluate(snap(), [b], 12 * S, 3)
+    al.evaluate(snap(), [b], 23 * S, 4)
+    assert ('batt_overtemp', 'raise') in events(al)

@@ -141,7 +141,7 @@ def test_seplos_pack_block_from_a_capture():
     d = seplos_dev(bus)
     d.poll(0)
     v = d.values
-    assert bus.reads == [(0, 4, 0x1000, 17)]
+    assert bus.reads == [(0, 1, 0x1240, 80), (0, 4, 0x1000, 17)]
     assert close(v['voltage_v'], 52.34) and close(v['current_a'], -7.2)
     assert close(v['remain_ah'], 134.12) and close(v['full_ah'], 280.0)
     assert close(v['soc'], 47.9) and close(v['soh'], 99.9) and v['cycles'] == 9
@@ -175,7 +175,7 @@ def test_seplos_stack_head_reads_the_stack_summary():
     d = seplos_dev(bus, stack_head=True)
     d.poll(0)
     v = d.values
-    assert [r[2] for r in bus.reads] == [0x2000, 0x2100]      # never the head's own pack
+    assert [r[2] for r in bus.reads] == [0x2200, 0x2000, 0x2100]      # never the head's own pack
     assert close(v['voltage_v'], 52.34) and close(v['current_a'], -6.7)    # s32, 0.1 A
     assert close(v['remain_ah'], 134.12) and close(v['full_ah'], 280.0)
     assert v['packs'] == 2 and v['cycles'] == 9
@@ -424,3 +424,43 @@ def test_dse_instrumentation_users_read():
     assert v['w_l1'] == 2800 and v['w_l3'] == -200
     assert close(v['load_pct'], 41.2) and close(v['kwh'], 31250.1)
     assert len(bus.reads) == 6
+
+
+def coil_bits(data):
+    """FC01 answer bytes as one 0/1 a coil, the first coil in bit 0."""
+    return [(b >> k) & 1 for b in data for k in range(8)]
+
+
+def test_seplos_event_bits_feed_protection_warning_and_charge():
+    # A stack's EIC (0x2200, 80 coils) as the published capture answers it
+    # (patman15/BMS_BLE-HA tests/test_seplos_bms.py): b"\x01\x00.." is
+    # "discharge, dis/charge-FET on, no alarm"; its problem case sets every
+    # bit of TB02..TB06 and TB15 (bytes 1-9: FF FF FF FF FF FF FF 03 FF).
+    bus = FakeBus()
+    bus.set(0, 4, 0x2000, SEPLOS_EIA)
+    bus.set(0, 4, 0x2100, SEPLOS_EIB)
+    bus.set(0, 1, 0x2200, coil_bits(b'\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00'))
+    d = seplos_dev(bus, stack_head=True)
+    d.poll(0)
+    s = site.update(site.new([d]), [d], 0)
+    assert s['batt_protect'] is False and s['batt_warn'] is False and s['batt_no_charge'] is False
+    bus.set(0, 1, 0x2200, coil_bits(b'\x01\xff\xff\xff\xff\xff\xff\xff\x03\xff'))
+    d.poll(1)
+    s = site.update(s, [d], 1)
+    assert s['batt_protect'] is True and s['batt_no_charge'] is True
+    # One bit at a time (TB02, byte 1): cell low alarm (bit 2) asks for
+    # charge; cell under-voltage protection (bit 3) protects and still
+    # allows charge; cell over-voltage protection (bit 1) forbids it.
+    for byte1, prot, warn, nochg in ((0x04, False, True, False), (0x08, True, False, False),
+                                     (0x02, True, False, True)):
+        bus.set(0, 1, 0x2200, coil_bits(bytes([0x01, byte1]) + bytes(8)))
+        d.poll(2)
+        s = site.update(s, [d], 2)
+        assert (s['batt_protect'], s['batt_warn'], s['batt_no_charge']) == (prot, warn, nochg), byte1
+    # A pack's own bits are at 0x1240 (PIC); TB06 bit 0, SOC low, asks for charge.
+    bus.set(0, 4, 0x1000, SEPLOS_PIA1)
+    bus.set(0, 1, 0x1240, coil_bits(bytes(6) + b'\x01' + bytes(3)))
+    p = seplos_dev(bus)
+    p.poll(0)
+    s = site.update(site.new([p]), [p], 0)
+    assert s['batt_warn'] is True and s['batt_protect'] is False
