@@ -35,4 +35,15 @@ TABLE = (
     ('net_down', 'major', False, 300, 30, 'network down: no MQTT'),
     # A PV charger's own fault bits (EPEver 0x3201): seen two cycles in a row.
     ('mppt_fault', 'major', False, 5, 30, 'a PV charger reports a fault'),
+    # The DSE module's own named alarms an operator acts on, in GenComm's
+    # order (firmware/alarms.py _DSE_NAMED): raised while the module shows
+    # a warning, shutdown or electrical trip for them; the module latches.
+    ('gen_emergency_stop', 'critical', False, 0, 0, 'genset: emergency stop'),
+    ('gen_low_oil_pressure', 'critical', False, 0, 0, 'genset: low oil pressure'),
+    ('gen_high_coolant_temp', 'critical', False, 0, 0, 'genset: high coolant temperature'),
+    ('gen_under_speed', 'major', False, 0, 0, 'genset: under speed'),
+    ('gen_over_speed', 'critical', False, 0, 0, 'genset: over speed'),
+    ('gen_charge_alt_fail', 'major', False, 0, 0, 'genset: charge alternator failure'),
+    ('gen_module_fail_start', 'critical', False, 0, 0, 'genset: fail to start'),
+    ('gen_module_low_fuel', 'major', False, 0, 0, 'genset: low fuel level'),
 )

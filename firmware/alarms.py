@@ -9,6 +9,7 @@
 # arithmetic allocates in MicroPython).
 from firmware.compat import const, ticks_diff
 from firmware.poller import MISSES_OFFLINE
+from firmware.site import dse_alarm, DSE_WARNING, DSE_TRIP, SEP_HOT_T, SEP_HOT_ENV
 
 CRITICAL = const(1)
 MAJOR = const(2)
@@ -55,7 +56,14 @@ _LATCHED = const(8)
 # fault") is set without any fault by some firmware: never alone.
 _MPPT_FAULTS = const(0xBFD0)
 
-_BMS_TEMPS = ('temp1_c', 'temp2_c', 'temp3_c', 'temp4_c')
+_BMS_TEMPS = ('temp1_c', 'temp2_c', 'temp3_c', 'temp4_c', 'cell_tmax_c')   # PACE; Seplos
+
+# The DSE named alarms of the table's gen_emergency_stop.. rows, by their
+# 0-based place in GenComm's page 154 list for the 72xx/73xx MkII family:
+# emergency stop 0, low oil pressure 1, high coolant temperature 2, under
+# speed 4, over speed 5, charge alternator failure 12, fail to start 13,
+# low fuel level 22.
+_DSE_NAMED = b'\x00\x01\x02\x04\x05\x0c\x0d\x16'
 _NO_EVENTS = ()
 
 
@@ -85,6 +93,7 @@ class Alarms:
         finally:
             del table
             forget('firmware.alarm_table')
+        self._dse0 = self._idx['gen_emergency_stop']
         for name in device_names:
             self._add(i, DEV_OFFLINE + name, _DEV_SEVERITY, False, 0, 0,
                       'no answer from ' + name)
@@ -191,8 +200,11 @@ class Alarms:
         self._step(_BATT_CRIT, crit, now_ms, ts)
 
         hot = None
+        bms_hot = False     # a BMS's own high-temperature bits (Seplos)
         missing = False
         mppt_fault = False
+        blk = None
+        gen_seen = False
         for d in devices:
             i = self._dev.get(d.name)
             if i is not None and (d.online or d.misses >= MISSES_OFFLINE):
@@ -208,6 +220,9 @@ class Alarms:
                     t = vals.get(k)
                     if t is not None and (hot is None or t > hot):
                         hot = t
+                ev = getattr(d, 'blk', None)
+                if ev is not None and (ev[2] & SEP_HOT_T or ev[3] & SEP_HOT_ENV):
+                    bms_hot = True
             elif d.kind == 'pv':
                 t = vals.get('batt_temp_c')
                 if t is not None and (hot is None or t > hot):
@@ -215,12 +230,26 @@ class Alarms:
                 cs = vals.get('charge_status')
                 if cs is not None and cs & _MPPT_FAULTS:
                     mppt_fault = True
+            elif d.kind == 'genset' and not gen_seen:
+                gen_seen = True
+                blk = getattr(d, 'blk', None)
+        # The module's named alarms; unread, they hold what they were.
+        i = self._dse0
+        for k in range(len(_DSE_NAMED)):
+            if blk is None:
+                c = f[i + k] & _COND
+            else:
+                lv = dse_alarm(blk, _DSE_NAMED[k])
+                c = DSE_WARNING <= lv <= DSE_TRIP
+            self._step(i + k, c, now_ms, ts)
         if hot is None:
             hot_c = f[_BATT_OVERTEMP] & _COND
         elif f[_BATT_OVERTEMP] & _COND:
             hot_c = not hot < self._temp_ok
         else:
             hot_c = hot > self._temp
+        if bms_hot:
+            hot_c = True
         self.set('dev_data_missing', missing, now_ms, ts)
         self.set('mppt_fault', mppt_fault, now_ms, ts)
         self._step(_BATT_OVERTEMP, hot_c, now_ms, ts)

@@ -83,6 +83,8 @@ _SCHEMA = (
     'role s null grid,generator,load\n'
     'enabled b true\n'
     'poll_every i 1 1..60\n'
+    'current_scale N null 0.01,0.1\n'   # seplos_v3: A a count of current (0.1 on 300/400 A boards)
+    'stack_head b false\n'              # seplos_v3: read the stack's summary, not the pack's own
     '@mqtt\n'
     'enabled b false\n'                  # without the key: on when a host is given
     'host s "127.0.0.1"\n'
@@ -393,6 +395,13 @@ def validate(raw):
                               % _show(dc['profile']))
         if dc['profile'] == 'dse_gencomm':
             gensets.append(dc['name'])
+        for k in ('current_scale', 'stack_head'):
+            if dc[k] not in (None, False) and dc['profile'] != 'seplos_v3':
+                raise ConfigError(p + '.' + k, 'only a seplos_v3 takes %s, %s does not'
+                                  % (k, _show(dc['profile'])))
+        if dc['stack_head'] and dc['current_scale'] is not None:
+            raise ConfigError(p + '.current_scale', "a stack head's summary is always in 0.1 A:"
+                              ' current_scale is for a single pack')
         units.append(key)
         cfg['devices'].append(dc)
 

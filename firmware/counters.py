@@ -72,22 +72,49 @@ def _watts(v):
     return int(v)
 
 
+# The DSE module's own rating is learnt from a run at this load or more:
+# its output (GenComm 1536, W) over its percentage of full power (1558).
+_LEARN_PCT = const(20)
+
+
 class Counters:
     def __init__(self, gcfg):
         rated = gcfg['rated_kw']
-        # No rating from the installer: the litres are an estimate, and say so.
+        # No rating from the installer: the litres are an estimate, and say
+        # so, until the genset's module tells its own (a configured one wins).
         self.rated_assumed = rated is None
-        if rated is None:
-            rated = ASSUMED_RATED_KW
-        # ul/h at no load, and ul/h per kW of output (= F1 * 1e6).
-        self._r0 = min(int(round(gcfg['fuel_f0'] * rated * 1000000)), RATE_MAX)
-        self._f1 = int(round(gcfg['fuel_f1'] * 1000000))
-        # The output at which the fuel rate reaches RATE_MAX.
+        self.rated_src = 'assumed' if rated is None else 'config'
+        self._dev = gcfg.get('device') if rated is None else None
+        self._f0 = gcfg['fuel_f0']
+        self._f1 = int(round(gcfg['fuel_f1'] * 1000000))    # ul/h per kW of output (= F1 * 1e6)
+        self._rate(ASSUMED_RATED_KW if rated is None else rated)
+        self._a = [0] * _N
+        self._tmp = [0, 0]
+
+    def _rate(self, rated):
+        self.rated_kw = rated
+        # ul/h at no load, and the output at which the rate reaches RATE_MAX.
+        self._r0 = min(int(round(self._f0 * rated * 1000000)), RATE_MAX)
         self._p_fuel_max = P_MAX
         if self._f1:
             self._p_fuel_max = min((RATE_MAX - self._r0) * 1000 // self._f1, P_MAX)
-        self._a = [0] * _N
-        self._tmp = [0, 0]
+
+    def _learn(self, snap):
+        # Once: after it, the ticks allocate nothing here again.
+        v = snap['dev'].get(self._dev)
+        if v is None:
+            return
+        w = v.get('power_w')
+        pct = v.get('load_pct')
+        if w is None or pct is None or pct < _LEARN_PCT or w <= 0:
+            return
+        kw = round(w / pct / 10, 1)
+        if kw < 1:
+            return
+        self._rate(kw)
+        self.rated_assumed = False
+        self.rated_src = 'module'
+        self._dev = None
 
     def tick(self, snap, dt_ms, gen_running, n_shed):
         """Book dt_ms of the site as `snap` shows it."""
@@ -106,6 +133,8 @@ class Counters:
         if p:
             _mac(a, _LOAD, p, dt_ms, _WH)
         if gen_running:
+            if self._dev is not None:
+                self._learn(snap)
             rate = self._r0
             # An unknown output still burns the idle share of the curve.
             p = _watts(snap['gen_w'])

@@ -16,6 +16,12 @@ U32R = const(4)
 S32 = const(5)
 S32R = const(6)
 F32 = const(7)
+# u16 in tenths of a kelvin (Seplos V3 temperatures): scaled, then 273.15
+# taken off, so the value is degC like every other temperature here.
+UK = const(8)
+# A raw block of n registers (n < 128), kept as bytes for the caller to read
+# (DSE's named alarms: 4 bits an alarm); its vtype is BLOCK | n.
+BLOCK = const(0x80)
 
 # Sentinel conventions (per profile).
 SENT_NONE = const(0)
@@ -36,7 +42,9 @@ _F32_BUF = bytearray(4)    # reused: a float is rebuilt from its raw bits
 
 def width(vtype):
     """Registers a value of this type occupies."""
-    return 1 if vtype <= S16 else 2
+    if vtype & BLOCK:
+        return vtype & 0x7F
+    return 1 if vtype <= S16 or vtype == UK else 2
 
 
 def raw(buf, off, vtype):
@@ -44,7 +52,7 @@ def raw(buf, off, vtype):
     data, before sign and scale. Floats stay as their 32-bit pattern so the
     caller can compare raw words without allocating."""
     w0 = (buf[off] << 8) | buf[off + 1]
-    if vtype <= S16:
+    if vtype <= S16 or vtype == UK:
         return w0
     w1 = (buf[off + 2] << 8) | buf[off + 3]
     if vtype == U32R or vtype == S32R:
@@ -120,6 +128,8 @@ def value(r, vtype, scale, lo, hi, sentinel, div=0):
         v = r / div
     else:
         v = r * scale if scale != 1 else r
+    if vtype == UK:
+        v -= 273.15
     if (lo is not None and v < lo) or (hi is not None and v > hi):
         return None
     return v

@@ -11,6 +11,7 @@
 # comparisons of existing objects only); transitions allocate an event.
 from firmware.compat import const, ticks_diff
 from firmware.clock import local_minute, in_window, UNIX_2000
+from firmware.site import RUNNING_HZ
 # reason_text is read through this module by the app's event text.
 from firmware.gen_reasons import reason_text  # noqa: F401
 from firmware.gen_reasons import (Reasons, BATTERY_REASONS, R_GRID, R_BMS, R_BMS_WARN,
@@ -65,8 +66,8 @@ _FAULT_HOLD_MS = const(60000)      # a fault is held this long before a retry
 _FAULTS_TO_LOCKOUT = const(3)      # faults in a row that lock the generator out
 _MAX_RUN_REST_MS = const(1800000)  # after a max-run cut, no auto start for 30 min
 _DSE_START_MARGIN_MS = const(30000)  # past the module's own crank sequence: a failed start
-# The genset's frequency when nothing else tells: at speed, or stopped.
-_RUNNING_HZ = const(45)
+# The genset's frequency when nothing else tells: at speed (site.RUNNING_HZ,
+# the one threshold site.gen_state uses too), or stopped.
 _STOPPED_HZ = const(10)
 _OUTAGE_STOP_OVER_START = const(10)  # SOC points an outage run leaves above start_soc
 _MAX_TICK_GAP_MS = const(60000)   # a longer gap (a stall, a clock jump) adds no run time
@@ -88,7 +89,7 @@ def running_feedback(snap):
         return False
     hz = snap['gen_hz']
     if hz is not None:
-        if hz >= _RUNNING_HZ:
+        if hz >= RUNNING_HZ:
             return True
         if hz < _STOPPED_HZ:
             return False

@@ -31,8 +31,10 @@ class Device:
         self.sentinel = profile.SENTINEL
         self.gap_ms = profile.GAP_MS
         self.bus = bus
+        # A Seplos stack head reads the stack's summary, not its own pack.
+        src = profile.STACK_POINTS if dcfg.get('stack_head') else profile.POINTS
         pts, self.reqs = plan.build(
-            profile.POINTS, profile.MAX_REGS, plan.bridge_limit(profile, baud),
+            src, profile.MAX_REGS, plan.bridge_limit(profile, baud),
             profile.ALIGN, profile.PAGE)
         self._compact(pts, getattr(profile, 'DECIMALS', None),
                       getattr(profile, 'DECIMALS_ELSE', 3))
@@ -41,11 +43,36 @@ class Device:
         self._plan0 = (self.reqs, self._meta)
         self.limit = 0             # most registers a read, learnt; 0: the profile's
         self.refused = 0           # the longest read the unit refused with exception 2
+        cs = dcfg.get('current_scale')      # a Seplos board's current unit, when not 0.01 A
+        if cs is not None and 'current_a' in self.names:
+            k = self.names.index('current_a')
+            sc = list(self._scale)
+            sc[k] = cs
+            self._scale = tuple(sc)
+            dp = bytearray(self.dp)     # its resolution follows: 0.1 A is one decimal
+            dp[k] = 0
+            d = decode.divisor(cs)
+            while d >= 10:
+                dp[k] += 1
+                d //= 10
+            self.dp = bytes(dp)
         # Decoded values by point name (SI units, None = no data), updated in
         # place each cycle; `online` rides along for the snapshot.
         self.values = {}
-        for n in self.names:
-            self.values[n] = None
+        # A block point (decode.BLOCK: DSE's named alarms) is no value: its
+        # registers are copied into one bytearray, `blk`, None while unread.
+        self.blk = None
+        self._blk = None
+        self._blk_i = -1
+        for i in range(len(pts)):
+            vt = pts[i][decode.P_TYPE]
+            if vt & decode.BLOCK:
+                # FC01: n coils, 8 a byte (a Seplos's event bits); else n registers.
+                n = vt & 0x7F
+                self._blk = bytearray((n + 7) // 8 if pts[i][decode.P_FC] == 1 else 2 * n)
+                self._blk_i = i
+            else:
+                self.values[self.names[i]] = None
         self.values['online'] = False
         # The answer's bytes each value was last decoded from (4 a point) and
         # whether they are there: an unchanged value is not decoded again.
@@ -130,11 +157,19 @@ class Device:
                 addr[i] = q[plan.R_START] + (((meta[3 * i] << 8) | meta[3 * i + 1]) >> 1)
         m = first + n // 2
         fc, start, count = r[plan.R_FC], r[plan.R_START], r[plan.R_COUNT]
-        last = m - 1
-        count1 = addr[last] - start + decode.width(meta[3 * last + 2])
+        # Each half reads to its points' furthest register: a block point
+        # (DSE's named alarms) may reach past the points after it.
+        end1 = end2 = 0
+        for i in range(first, first + n):
+            e = addr[i] + decode.width(meta[3 * i + 2])
+            if i < m:
+                end1 = e if e > end1 else end1
+            elif e > end2:
+                end2 = e
+        count1 = end1 - start
         start2 = addr[m]
         a = (fc, start, count1, first, m - first)
-        b = (fc, start2, start + count - start2, m, first + n - m)
+        b = (fc, start2, end2 - start2, m, first + n - m)
         if count > self.refused:
             self.refused = count
         self.reqs = reqs[:k] + (a, b) + reqs[k + 1:]
@@ -160,7 +195,8 @@ class Device:
         names = self.names
         dp = self.dp
         for i in range(len(names)):
-            out[names[i]] = decode.at(out[names[i]], dp[i])
+            if i != self._blk_i:        # a block is no value (alarms0.. carry it)
+                out[names[i]] = decode.at(out[names[i]], dp[i])
         return out
 
     def errors(self, kind):
@@ -172,7 +208,10 @@ class Device:
         names = self.names
         for i in range(first, first + n):
             seen[i] = 0
-            vals[names[i]] = None
+            if i == self._blk_i:
+                self.blk = None
+            else:
+                vals[names[i]] = None
 
     def _decode(self, data, req):
         sent = self.sentinel
@@ -185,11 +224,17 @@ class Device:
         for i in range(req[plan.R_FIRST], req[plan.R_FIRST] + req[plan.R_N]):
             off = (meta[3 * i] << 8) | meta[3 * i + 1]
             vt = meta[3 * i + 2]
+            if vt & decode.BLOCK:
+                b = self._blk
+                for j in range(len(b)):     # copied in place: no allocation
+                    b[j] = data[off + j]
+                self.blk = b
+                continue
             # Decode (and allocate) only what changed: the answer's bytes are
             # compared with those last decoded, as bytes, so even a float's
             # 32 bits never become a number (a heap int on the board) first.
             j = 4 * i
-            w = 2 if vt <= decode.S16 else 4
+            w = 2 * decode.width(vt)
             same = seen[i]
             for b in range(w):
                 if last[j + b] != data[off + b]:
@@ -280,7 +325,8 @@ class Device:
                     break
                 self._failed(k)
                 continue
-            if len(data) != 2 * req[plan.R_COUNT]:
+            n = req[plan.R_COUNT]
+            if len(data) != ((n + 7) // 8 if req[plan.R_FC] == 1 else 2 * n):
                 self.n_err[FRAME] += 1
                 self.last_err = 'frame: %d bytes for %d registers' % (len(data), req[plan.R_COUNT])
                 self._clear(req[plan.R_FIRST], req[plan.R_N])

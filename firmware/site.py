@@ -20,10 +20,45 @@ _W_NO_CHARGE = const(0x0105)
 _P_NO_CHARGE = const(0x0195)
 _ST_CHG_MOS = const(0x0400)
 
+# Seplos V3 event bits (firmware/profiles/seplos_v3.py `events`, one byte a
+# table; Seplos's V3 protocol, as venus-os_dbus-serialbattery bms/seplosv3.py
+# and BMS_BLE-HA plugins/seplos_bms.py read them): TB02 (byte 1) bits 0/1
+# cell high alarm/over-voltage protection, 2/3 cell low/under-voltage,
+# 4/5 pack high/over-voltage, 6/7 pack low/under-voltage; TB03 (byte 2) the
+# same pairs for charge high, charge low, discharge high, discharge low
+# temperature; TB04 (byte 3) bits 4/5 power (MOSFET) high temperature;
+# TB05 (byte 4) bit 1 charge, bit 4 discharge over-current protection;
+# TB06 (byte 6) bit 0 SOC low; TB15 (byte 9) hard faults.
+_SEP_PROT_V = const(0xAA)
+_SEP_PROT_T = const(0xAA)
+_SEP_PROT_ENV = const(0x20)
+_SEP_PROT_I = const(0x12)
+_SEP_LOW = const(0x44)
+_SEP_SOC_LOW = const(0x01)
+_SEP_NO_CHG_V = const(0x22)
+_SEP_NO_CHG_T = const(0x0A)
+_SEP_NO_CHG_I = const(0x02)
+SEP_HOT_T = const(0x33)       # TB03 charge/discharge high temperature (firmware/alarms.py)
+SEP_HOT_ENV = const(0x30)     # TB04 power high temperature
+
 # A telecom rectifier's efficiency, AC in to DC out, for the DC balance.
 RECT_EFF = 0.95
 
 _ALARM_KEYS = ('alarms0', 'alarms1', 'alarms2', 'alarms3', 'alarms4')
+
+# GenComm's 4-bit named-alarm codes (page 154; the same codes DSE's own
+# tables give): 0 disabled digital input, 1 not active, 2 warning, 3
+# shutdown, 4 electrical trip, 5-7 reserved, 8-10 indications (8, 9
+# inactive, 10 active), 11-14 reserved, 15 unimplemented. Only 2-4 are
+# alarms; an indication is never a fault.
+DSE_WARNING = const(2)
+DSE_SHUTDOWN = const(3)
+DSE_TRIP = const(4)
+
+# A genset is running at or above this frequency, or above this speed,
+# when nothing better tells (firmware/generator.py reads the same).
+RUNNING_HZ = const(45)
+RUNNING_RPM = const(300)
 
 # DSE engine operating state (1408) -> gen_state.
 _DSE_STATE = ('stopped', 'starting', 'warming', 'running', 'cooling',
@@ -52,27 +87,49 @@ def new(devices):
     return snap
 
 
-def _dse_alarm_level(v):
-    """Highest 4-bit alarm level in the named-alarm words (3 = shutdown)."""
+def dse_alarm(blk, i):
+    """The 4-bit code of named alarm i (0-based, GenComm order) in the
+    named-alarm registers' bytes `blk`: 0 when the module does not have it."""
+    k = i >> 1
+    if blk is None or k >= len(blk):
+        return 0
+    b = blk[k]
+    return b >> 4 if not i & 1 else b & 0xF
+
+
+def _worse(top, lv):
+    # An alarm code counts only as a warning (2), shutdown (3) or trip (4).
+    if lv < DSE_WARNING or lv > DSE_TRIP:
+        return top
+    return DSE_SHUTDOWN if lv >= DSE_SHUTDOWN else max(top, DSE_WARNING)
+
+
+def _dse_alarm_level(v, blk):
+    """Worst alarm in the named alarms: DSE_SHUTDOWN for a shutdown or an
+    electrical trip, DSE_WARNING for a warning, 0 for none. The whole block
+    when it was read, else the first five registers (alarms0..alarms4)."""
     top = 0
+    if blk is not None:
+        for b in blk:
+            top = _worse(_worse(top, b >> 4), b & 0xF)
+        return top
     for key in _ALARM_KEYS:
         w = v.get(key)
         if w is None:
             continue
         for s in (0, 4, 8, 12):
-            lv = (w >> s) & 0xF
-            if lv > top and lv < 15:
-                top = lv
+            top = _worse(top, (w >> s) & 0xF)
     return top
 
 
-def gen_state(v, online):
+def gen_state(v, online, blk=None):
     """What the genset reports: stopped, starting, warming, running, cooling,
     fault or unknown. Falls back to speed and frequency when the module
-    does not implement the operating-state register."""
+    does not implement the operating-state register. `blk`: the bytes of
+    its named-alarm registers (the poller's Device.blk), when read."""
     if not online:
         return 'unknown'
-    if _dse_alarm_level(v) >= 3:
+    if _dse_alarm_level(v, blk) >= DSE_SHUTDOWN:
         return 'fault'
     st = v.get('engine_state')
     if st is not None and st < len(_DSE_STATE):
@@ -81,7 +138,7 @@ def gen_state(v, online):
     hz = v.get('hz')
     if rpm is None and hz is None:
         return 'unknown'
-    if (rpm is not None and rpm > 300) or (hz is not None and hz > 40):
+    if (rpm is not None and rpm > RUNNING_RPM) or (hz is not None and hz >= RUNNING_HZ):
         return 'running'
     return 'stopped'
 
@@ -165,6 +222,12 @@ def update(snap, devices, ts):
             st = v.get('status')
             if st is not None and not st & _ST_CHG_MOS:
                 nc = True
+            ev = getattr(d, 'blk', None)
+            if ev is not None:      # a Seplos's event bits
+                protect = bool(ev[1] & _SEP_PROT_V or ev[2] & _SEP_PROT_T or ev[3] & _SEP_PROT_ENV
+                               or ev[4] & _SEP_PROT_I or ev[9]) or bool(protect)
+                warn = bool(ev[1] & _SEP_LOW or ev[6] & _SEP_SOC_LOW) or bool(warn)
+                nc = bool(ev[1] & _SEP_NO_CHG_V or ev[2] & _SEP_NO_CHG_T or ev[4] & _SEP_NO_CHG_I)
             mc = v.get('max_chg_a')
             if mc is not None:
                 nc = nc or mc == 0
@@ -193,7 +256,7 @@ def update(snap, devices, ts):
         elif k == 'genset':
             gen_seen = True
             if gstate is None:
-                gstate = gen_state(v, on)
+                gstate = gen_state(v, on, getattr(d, 'blk', None))
                 if on:
                     gen_w = v['power_w']
                     gen_hz = v['hz']

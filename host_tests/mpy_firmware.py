@@ -25,6 +25,7 @@ for i in range(cycles):
             {'online': d.online, 'misses': d.misses, 'ok': d.n_ok, 'err': d.n_err,
              'last_err': d.last_err})))
     print('CYCLE ' + json.dumps({'i': i, 'ms': a.cycle_ms, 'free': gc.mem_free()}))
+    print('ALARMS ' + json.dumps([x['code'] for x in a.alarms.active()]))
     for k in snap:
         if k != 'dev':
             print('FIELD %s %s' % (k, json.dumps(snap[k])))

@@ -157,6 +157,8 @@ class Flash:
                 cur["health"][name] = json.loads(js)
             elif tag == "CYCLE":
                 cur.update(json.loads(rest))
+            elif tag == "ALARMS":
+                cur["alarms"] = json.loads(rest)
             elif tag == "FIELD":
                 name, _, js = rest.partition(" ")
                 cur["snap"][name] = json.loads(js)

@@ -189,11 +189,77 @@ def test_several_packs_and_a_seplos_head_at_unit_0(tmp_path, micropython):
         assert snap["batt_a"] == pytest.approx(want_a, abs=0.05)
         assert snap["batt_soc"] == min(round(st["p2"]["soc"]), snap["dev"]["sep"]["soc"])
         assert snap["batt_soc"] < round(st["p1"]["soc"])            # the weakest pack counts
-        assert snap["batt_ah"] == pytest.approx(st["p1"]["full_ah"] + st["p2"]["full_ah"], abs=0.02)
+        # The Seplos's capacity counts too (it was left out before it was read).
+        assert snap["batt_ah"] == pytest.approx(
+            st["p1"]["full_ah"] + st["p2"]["full_ah"] + st["sep"]["full_ah"], abs=0.03)
         sep = snap["dev"]["sep"]
         assert sep["voltage_v"] == pytest.approx(st["sep"]["voltage_v"], abs=0.011)
         assert sep["soc"] == pytest.approx(st["sep"]["soc"], abs=0.05)
         assert sep["max_dis_a"] == st["sep"]["max_discharge_a"]
         assert sep["max_chg_a"] == st["sep"]["max_charge_a"]
+    finally:
+        cab.close()
+
+
+@on_both
+def test_dse_named_alarms_and_instrumentation_end_to_end(tmp_path, cabinet, micropython):
+    # The emulated 7310 MkII answers GenComm's whole page 154 block: a low
+    # oil pressure shutdown (alarm 2 of the 72xx/73xx list) is a fault and
+    # the operator's alarm by name; indications (code 10) on every other
+    # alarm, alarms 21-80 included, are neither.
+    codes = {i: 10 for i in range(80)}
+    cabinet.emu.set("alarm_codes", codes, device="genset")
+    flash = flash_for(tmp_path, cabinet.cfg, micropython)
+    _, snaps = flash.run_harness(2)
+    last = snaps[-1]
+    assert last["snap"]["gen_state"] == "stopped"
+    assert not [a for a in last["alarms"] if a.startswith("gen_")]
+    g = last["snap"]["dev"]["genset"]
+    st = cabinet.emu.state()["devices"]["genset"]
+    assert g["model"] == 32840 and g["oil_kpa"] == round(st["oil_kpa"])
+    assert g["coolant_c"] == round(st["coolant_c"]) and g["kwh"] == pytest.approx(st["kwh"], abs=0.06)
+    assert g["alarms0"] == 0xAAAA and "alarms" not in g
+    codes[1] = 3
+    cabinet.emu.set("alarm_codes", codes, device="genset")
+    _, snaps = flash.run_harness(2)
+    last = snaps[-1]
+    assert last["snap"]["gen_state"] == "fault"
+    assert "gen_low_oil_pressure" in last["alarms"]
+    assert not [a for a in last["alarms"] if a.startswith("gen_") and a != "gen_low_oil_pressure"]
+
+
+@on_both
+def test_seplos_stack_head_and_a_400_a_board_end_to_end(tmp_path, micropython):
+    cfg = example_config()
+    cfg["devices"] = [
+        {"name": "mppt1", "profile": "epever_tracer", "bus": "gw", "unit": 1},
+        {"name": "head", "profile": "seplos_v3", "bus": "gw", "unit": 0, "stack_head": True},
+        {"name": "big", "profile": "seplos_v3", "bus": "gw", "unit": 5, "current_scale": 0.1}]
+    cab = Cabinet(str(tmp_path), cfg=cfg, speed=0, start_hour=12.0, seed=1)
+    try:
+        flash = flash_for(tmp_path, cab.cfg, micropython)
+        _, snaps = flash.run_harness(3)
+        last = snaps[-1]
+        assert all(h["online"] for h in last["health"].values()), last["health"]
+        st = cab.emu.state()["devices"]
+        head, big = last["snap"]["dev"]["head"], last["snap"]["dev"]["big"]
+        assert head["packs"] == 1
+        assert head["current_a"] == pytest.approx(st["head"]["current_a"], abs=0.051)
+        assert abs(st["big"]["current_a"]) > 1.0      # 10x low would show
+        assert big["current_a"] == pytest.approx(st["big"]["current_a"], abs=0.051)
+        assert head["full_ah"] == pytest.approx(st["head"]["full_ah"], abs=0.011)
+        assert last["snap"]["batt_ah"] == pytest.approx(st["head"]["full_ah"] + st["big"]["full_ah"],
+                                                        abs=0.03)
+        assert head["cell_tmax_c"] == pytest.approx(max(st["head"]["cell_temps_c"]), abs=0.051)
+        assert big["cell_tmax_c"] == pytest.approx(max(st["big"]["cell_temps_c"]), abs=0.051)
+        assert big["soh"] == pytest.approx(st["big"]["soh"], abs=0.051)
+        assert last["snap"]["batt_protect"] is False and "bms_protect" not in last["alarms"]
+        # The head's event bits (EIC, FC01 at 0x2200): a cell under-voltage
+        # protection (TB02 bit 3) is the site's BMS protection.
+        cab.emu.set("protection", 2, device="head")      # the pack model's cell UV flag
+        _, snaps = flash.run_harness(2)
+        last = snaps[-1]
+        assert last["snap"]["batt_protect"] is True and "bms_protect" in last["alarms"]
+        assert last["snap"]["batt_no_charge"] is False
     finally:
         cab.close()

@@ -205,7 +205,8 @@ def c_counters(con, args, text, now):
     print('  load      %10.2f kWh' % c.load_kwh)
     print('  diesel    %10.2f l (%.1f kg CO2)%s' % (
         c.diesel_l, c.co2_kg, ' ESTIMATED: generator.rated_kw not set, %d kW assumed'
-        % ASSUMED_RATED_KW if c.rated_assumed else ''))
+        % ASSUMED_RATED_KW if c.rated_assumed else ' (rating %g kW from the genset module)'
+        % c.rated_kw if c.rated_src == 'module' else ''))
     print('  shed      %10.1f load-minutes' % c.shed_min)
     print('  gen run   %10.2f h, %d starts' % (g.run_s / 3600, g.starts))
 

@@ -260,6 +260,9 @@ class Uplink:
                 state['ntp'] = a.timesync.status()
             if c.rated_assumed:
                 state['diesel_estimated'] = True     # generator.rated_kw not set
+            # The rating the litres follow: config, the genset module's own, or assumed.
+            state['gen_rated_kw'] = c.rated_kw
+            state['gen_rated_src'] = c.rated_src
             if a.forecast is not None:
                 state['pv_stop_soc'] = a.forecast.target
             if link.publish('state', json.dumps(state), True, 1):

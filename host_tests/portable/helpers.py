@@ -1,7 +1,7 @@
 # Shared by the portable tests, which run unchanged under CPython (pytest)
 # and in the MicroPython unix port (host_tests/mpy_run.py): no pytest here.
 import json
-from firmware.bus_errors import BusError, TIMEOUT
+from firmware.bus_errors import BusError, TIMEOUT, EXCEPTION
 
 # tools/configs/example.json, found from this folder (MicroPython has no
 # os.path; mpy_run.py runs from the repo root, so a relative path works).
@@ -55,6 +55,7 @@ class FakeBus:
         self.regs = {}
         self.silent = set()
         self.fail = {}
+        self.lacks = set()      # (unit, fc, addr): a read over one is exception 2
         self.reads = []
         self.writes = []
         self.kind = 'fake'
@@ -72,7 +73,16 @@ class FakeBus:
         err = self.fail.get((unit, fc, start))
         if err is not None:
             raise err
+        for a in range(start, start + count):
+            if (unit, fc, a) in self.lacks:
+                raise BusError(EXCEPTION, 2)    # illegal data address
         d = self.regs.get((unit, fc), {})
+        if fc == 1:         # coils, 8 a byte, the first in bit 0
+            out = bytearray((count + 7) // 8)
+            for k in range(count):
+                if d.get(start + k, 0):
+                    out[k >> 3] |= 1 << (k & 7)
+            return bytes(out)
         return words_to_bytes([d.get(a, 0) for a in range(start, start + count)])
 
     def write(self, unit, addr, values):

@@ -394,12 +394,14 @@ def test_steady_state_allocates_nothing():
     devs = [Dev('bms1', 'bms', {'temp1_c': 30.5, 'temp2_c': 31.0, 'temp3_c': None,
                                 'temp4_c': 29.0}),
             Dev('mppt1', 'pv', {'batt_temp_c': 28.5}),
-            Dev('meter', 'meter', online=False, misses=MISSES_OFFLINE + 2)]
+            Dev('meter', 'meter', online=False, misses=MISSES_OFFLINE + 2),
+            Dev('genset', 'genset')]
+    devs[-1].blk = bytearray(b'\x11\x11\x11\x11\x11\x11\x13' + b'\x11' * 33)   # fail to start: shutdown
     s = snap(batt_soc=25.0, batt_v=50.5, grid_ok=False)
     al.evaluate(s, devs, 0, 1)
     al.evaluate(s, devs, 20 * S, 2)      # batt_low, grid_lost, dev_offline.meter up
     al.set('gen_fail_start', True, 20 * S, 2)
-    assert al.count_active() == 4
+    assert al.count_active() == 5 and al.is_active('gen_module_fail_start')
     al.drain_events()
     now = 30 * S
     ts = 3
@@ -412,7 +414,7 @@ def test_steady_state_allocates_nothing():
             al.count_active()
             al.drain_events()
     _no_alloc(cycles, 200)
-    assert al.count_active() == 4 and al.drain_events() == ()
+    assert al.count_active() == 5 and al.drain_events() == ()
 
     quiet = new()
     calm = snap()
@@ -456,3 +458,59 @@ def test_mppt_fault_from_0x3201_never_from_its_bit_1_alone():
     for k in range(20):
         al.evaluate(snap(), [mppt], k * S, k)
     assert not al.is_active('mppt_fault')
+def test_the_dse_modules_named_alarms_an_operator_acts_on():
+    # GenComm page 154, 72xx/73xx MkII order (Victron gui-v2's DSE strings
+    # 0x1200..; victronenergy/dbus-modbus-client dse.py alarm_base 39425):
+    # 0 emergency stop, 1 low oil pressure, 2 high coolant temperature,
+    # 4 under speed, 5 over speed, 12 charge alternator failure, 13 fail
+    # to start, 22 low fuel level. A warning (2), shutdown (3) or trip (4)
+    # raises; an indication (10) never does.
+    al = new(('genset',))
+    g = Dev('genset', 'genset')
+    blk = bytearray(b'\x11' * 40)
+    g.blk = blk
+    al.evaluate(snap(), [g], 0, 1)
+    assert events(al) == []
+    blk[0] = 0x13           # alarm 1 (low oil pressure): shutdown
+    blk[6] = 0x21           # alarm 12 (charge alternator failure): warning
+    blk[11] = 0xA1          # alarm 22 (low fuel level): an active indication only
+    al.evaluate(snap(), [g], S, 2)
+    assert sorted(events(al)) == [('gen_charge_alt_fail', 'raise'),
+                                  ('gen_low_oil_pressure', 'raise')]
+    texts = [a['text'] for a in al.active()]
+    assert 'genset: low oil pressure' in texts and 'genset: charge alternator failure' in texts
+    g.blk = None            # unread: held
+    al.evaluate(snap(), [g], 2 * S, 3)
+    assert events(al) == [] and al.is_active('gen_low_oil_pressure')
+    g.blk = bytearray(b'\x11' * 40)
+    blk = g.blk
+    blk[0] = 0x31           # emergency stop: shutdown; low oil pressure gone
+    blk[2] = 0x14           # alarm 5 (over speed): electrical trip
+    al.evaluate(snap(), [g], 3 * S, 4)
+    assert sorted(events(al)) == [('gen_charge_alt_fail', 'clear'), ('gen_emergency_stop', 'raise'),
+                                  ('gen_low_oil_pressure', 'clear'), ('gen_over_speed', 'raise')]
+
+
+def test_a_seplos_hot_cell_raises_the_battery_temperature_alarm():
+    # A Seplos V3 reports its hottest cell (PIA 0x100C, EIB 0x2108 on a stack
+    # head: firmware/profiles/seplos_v3.py), not PACE's temp1..temp4.
+    al = new(('bms1',))
+    b = Dev('bms1', 'bms', {'cell_tmax_c': 47.5, 'cell_tmin_c': 30.0})
+    al.evaluate(snap(), [b], 0, 1)
+    al.evaluate(snap(), [b], 11 * S, 2)
+    assert ('batt_overtemp', 'raise') in events(al)
+
+
+def test_a_seplos_high_temperature_bit_raises_the_temperature_alarm():
+    # Seplos V3 TB03 (events byte 2) bit 0: charge high-temperature alarm,
+    # raised by the BMS itself whatever its reported temperatures.
+    al = new(('bms1',))
+    b = Dev('bms1', 'bms', {'cell_tmax_c': 30.0})
+    b.blk = bytearray(10)
+    al.evaluate(snap(), [b], 0, 1)
+    al.evaluate(snap(), [b], 11 * S, 2)
+    assert events(al) == []
+    b.blk[2] = 0x01
+    al.evaluate(snap(), [b], 12 * S, 3)
+    al.evaluate(snap(), [b], 23 * S, 4)
+    assert ('batt_overtemp', 'raise') in events(al)

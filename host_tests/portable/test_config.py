@@ -305,7 +305,8 @@ def test_section_defaults_and_their_types():
     assert same(cfg['buses']['gw'], {'host': '127.0.0.1', 'port': 5020, 'baud': 9600, 'timeout_ms': 500,
                                      'kind': 'rtu_tcp'})
     assert same(cfg['devices'][0], {'name': 'mppt1', 'profile': 'epever_tracer', 'bus': 'gw', 'unit': 1,
-                                    'role': None, 'enabled': True, 'poll_every': 1})
+                                    'role': None, 'enabled': True, 'poll_every': 1,
+                                    'current_scale': None, 'stack_head': False})
 
 
 def test_unknown_key_lists_every_key_in_schema_order():
@@ -492,3 +493,27 @@ def test_net_section_by_kind():
     # An output on a pin another part reads (the RS485 receive line, 16).
     raw['net'] = {'kind': 'lan', 'mdc': 23, 'mdio': 18, 'power': 16}
     assert refused(raw) == 'net.power: GPIO 16 is already buses.rs485.rx'
+
+
+def test_seplos_current_scale_and_stack_head():
+    # Seplos's protocol note: current in 0.1 A on the 300 A and 400 A boards
+    # (0.01 A on the others): the board's unit is a device key, checked here.
+    raw = ex()
+    raw['devices'][2]['profile'] = 'seplos_v3'
+    raw['devices'][2]['current_scale'] = 0.1
+    d = C.validate(raw)['devices'][2]
+    assert d['current_scale'] == 0.1 and d['stack_head'] is False
+    raw['devices'][2]['current_scale'] = 0.05
+    assert refused(raw) == 'devices[2].current_scale: must be one of 0.01, 0.1, got 0.05'
+    raw['devices'][2]['current_scale'] = 0.1
+    raw['devices'][2]['stack_head'] = True
+    assert refused(raw) == ("devices[2].current_scale: a stack head's summary is always in"
+                            " 0.1 A: current_scale is for a single pack")
+    del raw['devices'][2]['current_scale']
+    assert C.validate(raw)['devices'][2]['stack_head'] is True
+    raw = ex()
+    raw['devices'][2]['current_scale'] = 0.1        # a PACE pack
+    assert refused(raw) == 'devices[2].current_scale: only a seplos_v3 takes current_scale, "pace_bms" does not'
+    raw = ex()
+    raw['devices'][3]['stack_head'] = True          # the genset
+    assert refused(raw) == 'devices[3].stack_head: only a seplos_v3 takes stack_head, "dse_gencomm" does not'

@@ -242,3 +242,26 @@ def test_tick_allocates_nothing():
             c.tick(blind, 2000, True, 0)
             c.tick(running, 120000, False, 1)
     assert_no_alloc(ticks, 300)
+
+
+def test_the_genset_modules_rating_replaces_the_assumed_one():
+    # No generator.rated_kw: the litres are estimated from an assumed 20 kW
+    # until the DSE module tells its own rating, its output (GenComm 1536)
+    # over its percentage of full power (1558): 6000 W at 75.0 % is 8 kW.
+    g = dict(GCFG, rated_kw=None, device='genset')
+    c = C.Counters(g)
+    assert c.rated_assumed and c.rated_src == 'assumed' and c.rated_kw == C.ASSUMED_RATED_KW
+    s = snap(gen=6000.0)
+    s['dev'] = {'genset': {'power_w': 6000, 'load_pct': 10.0}}     # too light to tell
+    c.tick(s, 1000, True, 0)
+    assert c.rated_assumed
+    s['dev']['genset']['load_pct'] = 75.0
+    c = C.Counters(g)
+    run(c, s, HOUR, gen=True)
+    assert not c.rated_assumed and c.rated_src == 'module' and c.rated_kw == 8.0
+    # HOMER: F0 * 8 kW + F1 * 6 kW for the hour (learnt on its first tick).
+    assert close(c.diesel_l, 0.08415 * 8 + 0.246 * 6, 1e-4)
+    # A configured rating wins over the module's.
+    c = C.Counters(dict(GCFG, device='genset'))
+    run(c, s, 10000, gen=True)
+    assert c.rated_src == 'config' and c.rated_kw == 20

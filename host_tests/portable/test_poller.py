@@ -180,6 +180,80 @@ def test_seplos_decodes():
     assert close(v['soc'], 87.5) and v['max_dis_a'] == 100 and v['max_chg_a'] == 50
 
 
+# A Seplos V3 pack's own block (PIA, 0x1000..0x1010) and a stack's summary
+# (EIA 0x2000..0x2019, EIB 0x2100..), as a two-pack stack answered them in a
+# published capture (patman15/BMS_BLE-HA tests/test_seplos_bms.py: "PIA1",
+# "EIA", "EIB"; its reference values: 52.34 V, pack -7.2 A, stack -6.7 A,
+# 47.9 %, 9 cycles, cells 3.270-3.273 V, 23.8-25.0 degC, 2 packs).
+SEPLOS_PIA1 = [0x1472, 0xFD30, 0x3464, 0x6D60, 0x00D5, 0x01DF, 0x03E7, 0x0009, 0x0CC7,
+               0x0B9F, 0x0CC8, 0x0CC6, 0x0BA5, 0x0B99, 0x0000, 0x00B4, 0x00B4]
+SEPLOS_EIA = [0x1472, 0x0000, 0xFFBD, 0xFFFF, 0x3464, 0x0000, 0x6D60, 0x0000, 0x00D5, 0x0000,
+              0x6D60, 0x0000, 0x0001, 0x0000, 0x0000, 0x0000, 0x0708, 0x0000, 0x0708, 0x0000,
+              0x0240, 0x01D0, 0x0002, 0x0009, 0x01DF, 0x03E7]
+SEPLOS_EIB = [0x0CC9, 0x0CC6, 0x0002, 0x0007, 0x1472, 0x1472, 0x0000, 0x0000, 0x00FA, 0x00EE,
+              0x00F4, 0x0000, 0x0000, 0x0001, 0x01DF, 0x01DF, 0x0009, 0x03E7, 0x010A, 0x010A,
+              0x010A, 0x0000]
+
+
+def seplos_dev(bus, **cfg):
+    from firmware import profiles
+    d = dict({'name': 'bms', 'unit': 0, 'profile': 'seplos_v3'}, **cfg)
+    return poller.Device(d, profiles.load('seplos_v3'), bus)
+
+
+def test_seplos_pack_block_from_a_capture():
+    bus = FakeBus()
+    bus.set(0, 4, 0x1000, SEPLOS_PIA1)
+    d = seplos_dev(bus)
+    d.poll(0)
+    v = d.values
+    assert bus.reads == [(0, 1, 0x1240, 80), (0, 4, 0x1000, 17)]
+    assert close(v['voltage_v'], 52.34) and close(v['current_a'], -7.2)
+    assert close(v['remain_ah'], 134.12) and close(v['full_ah'], 280.0)
+    assert close(v['soc'], 47.9) and close(v['soh'], 99.9) and v['cycles'] == 9
+    assert close(v['cell_vmax'], 3.272) and close(v['cell_vmin'], 3.270)
+    # 0.1 K: 2981 and 2969 are 24.95 and 23.75 degC
+    assert close(v['cell_tmax_c'], 24.95, 1e-3) and close(v['cell_tmin_c'], 23.75, 1e-3)
+    assert v['max_dis_a'] == 180 and v['max_chg_a'] == 180
+
+
+def test_seplos_current_scale_of_the_300_and_400_a_boards():
+    # Seplos's protocol note: current in 0.1 A on the 300 A and 400 A boards
+    # (device key current_scale 0.1); the same word then means 10x the amps.
+    bus = FakeBus()
+    bus.set(0, 4, 0x1000, SEPLOS_PIA1)
+    d = seplos_dev(bus, current_scale=0.1)
+    d.poll(0)
+    assert close(d.values['current_a'], -72.0) and close(d.values['voltage_v'], 52.34)
+    bus.set(0, 4, 0x1001, [0x7530])            # 30000 counts, 3000 A: past any board, no reading
+    d.poll(1)
+    assert d.values['current_a'] is None
+    bus.set(0, 4, 0x1001, [0x0FA0])            # 4000 counts: 400.0 A on a 400 A board
+    d.poll(2)
+    assert close(d.values['current_a'], 400.0)
+
+
+def test_seplos_stack_head_reads_the_stack_summary():
+    bus = FakeBus()
+    bus.set(0, 4, 0x1000, SEPLOS_PIA1)
+    bus.set(0, 4, 0x2000, SEPLOS_EIA)
+    bus.set(0, 4, 0x2100, SEPLOS_EIB)
+    d = seplos_dev(bus, stack_head=True)
+    d.poll(0)
+    v = d.values
+    assert [r[2] for r in bus.reads] == [0x2200, 0x2000, 0x2100]      # never the head's own pack
+    assert close(v['voltage_v'], 52.34) and close(v['current_a'], -6.7)    # s32, 0.1 A
+    assert close(v['remain_ah'], 134.12) and close(v['full_ah'], 280.0)
+    assert v['packs'] == 2 and v['cycles'] == 9
+    assert close(v['soc'], 47.9) and close(v['soh'], 99.9)
+    assert close(v['max_dis_a'], 180.0) and close(v['max_chg_a'], 180.0)
+    assert close(v['cell_vmax'], 3.273) and close(v['cell_vmin'], 3.270)
+    assert close(v['cell_tmax_c'], 25.0) and close(v['cell_tmin_c'], 23.8)
+    # The site's battery: capacity known at last (batt_ah), current from the stack.
+    s = site.update(site.new([d]), [d], 0)
+    assert close(s['batt_ah'], 280.0) and close(s['batt_a'], -6.7) and close(s['batt_soc'], 47.9)
+
+
 def dse_regs(bus, unit=10, state=3):
     bus.set(unit, 3, 772, [1])                        # auto mode
     bus.set(unit, 3, 1027, [78, 0xFFFF, 276, 1500, 501, 0x0000, 0x08FD])
@@ -272,7 +346,7 @@ def test_values_do_not_go_stale_after_a_miss():
 def test_garbage_answer_clears_its_block_only():
     bus = FakeBus()
     dse_regs(bus)
-    bus.fail[(10, 3, 1027)] = BusError(FRAME, 'invalid response CRC')
+    bus.fail[(10, 3, 1024)] = BusError(FRAME, 'invalid response CRC')
     d = dev('genset', 'dse_gencomm', 10, bus)
     assert d.poll(0)
     assert d.values['fuel_pct'] is None and d.values['mode'] == 1
@@ -284,7 +358,7 @@ def test_exception_answer_means_alive():
     dse_regs(bus)
     # Exception 4 (device failure): exception 2 to a long read splits it
     # (test_refused_long_read_is_split_*).
-    for r in (772, 1027, 1408, 1536, 1798, 39425):
+    for r in (769, 1024, 1408, 1536, 1798, 39425):
         bus.fail[(10, 3, r)] = BusError(EXCEPTION, '4')
     d = dev('genset', 'dse_gencomm', 10, bus)
     assert d.poll(0) and d.online
@@ -352,7 +426,7 @@ def test_a_unit_that_answers_but_not_for_some_values_says_they_are_missing():
     from firmware.alarms import Alarms
     bus = FakeBus()
     dse_regs(bus)
-    bus.fail[(10, 3, 1027)] = BusError(EXCEPTION, '2')
+    bus.fail[(10, 3, 1024)] = BusError(EXCEPTION, '4')     # '2' would split the read
     d = dev('genset', 'dse_gencomm', 10, bus)
     al = Alarms({'delay_s': 0, 'batt_low_soc': 20, 'batt_low_v': 46, 'batt_crit_soc': 10,
                  'batt_crit_v': 44, 'batt_temp_c': 50}, ['genset'])
@@ -363,7 +437,7 @@ def test_a_unit_that_answers_but_not_for_some_values_says_they_are_missing():
         al.evaluate(snap, [d], n * 1000, n)
     assert d.values['fuel_pct'] is None
     assert al.is_active('dev_data_missing')
-    del bus.fail[(10, 3, 1027)]
+    del bus.fail[(10, 3, 1024)]
     assert d.poll(9) and d.missing == 0 and d.values['fuel_pct'] is not None
     al.evaluate(snap, [d], 9000, 9)
     assert not al.is_active('dev_data_missing')
@@ -501,3 +575,111 @@ def test_meter_floats_go_out_at_the_meters_resolution():
     assert out['pf'] == 0.938 and out['hz'] == 49.9 and out['import_kwh'] == 48282.56
     assert out['online'] is True and out['v_l2'] == 0.0
     assert close(d.values['v_l1'], 229.84375)      # what the site computes with
+def test_dse_reads_its_whole_named_alarm_block_in_one_request():
+    # DSE 72xx/73xx MkII: 80 named alarms in 20 registers from 39425 (GenComm
+    # page 154; victronenergy/dbus-modbus-client dse.py: alarm_base 39425,
+    # alarm_count 20 for that family). Alarm 14 (0-based 13, fail to start)
+    # sits in register 39428, second nibble; alarm 80 in 39444's last.
+    bus = FakeBus()
+    dse_regs(bus)
+    words = [0x1111] * 20
+    words[3] = 0x1311
+    words[19] = 0x111A
+    bus.set(10, 3, 39425, words)
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    d.poll(0)
+    assert (10, 3, 39425, 20) in bus.reads
+    assert len(bus.reads) == 6
+    assert site.dse_alarm(d.blk, 13) == 3 and site.dse_alarm(d.blk, 79) == 10
+    assert site.dse_alarm(d.blk, 12) == 1
+    assert d.values['alarms3'] == 0x1311 and 'alarms' not in d.values
+    bus.fail[(10, 3, 39425)] = BusError(EXCEPTION, '4')
+    d.poll(1)
+    assert d.blk is None and d.values['alarms3'] is None
+
+
+def test_dse_instrumentation_users_read():
+    # GenComm page 4 (basic instrumentation), page 6 (derived) and page 7
+    # (accumulated) as victronenergy/dbus-modbus-client dse.py reads them:
+    # 1024 oil pressure kPa, 1025 coolant and 1026 oil temperature degC
+    # (s16), 1032/1034/1036 L1-L3 voltage u32 x0.1 V, 1044.. currents u32 x0.1
+    # A, 1052.. powers s32 W, 1558 engine load s16 x0.1 %, 1800 kWh u32 x0.1;
+    # 769 the model number (32840 = 7310 MKII there).
+    bus = FakeBus()
+    dse_regs(bus)
+    bus.set(10, 3, 769, [32840])
+    bus.set(10, 3, 1024, [310, 0xFFF6, 95])               # 310 kPa, -10 degC, 95 degC
+    bus.set(10, 3, 1032, [0, 2301, 0, 2295, 0, 2310])
+    bus.set(10, 3, 1044, [0, 125, 0, 131, 0xFFFF, 0xFFFF])   # L3: u32 sentinel (unimplemented)
+    bus.set(10, 3, 1052, [0, 2800, 0, 2900, 0xFFFF, 0xFF38])   # -200 W on L3
+    bus.set(10, 3, 1558, [412])
+    bus.set(10, 3, 1800, [0x0004, 0xC4B5])               # 31250.1 kWh
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    d.poll(0)
+    v = d.values
+    assert v['model'] == 32840 and v['oil_kpa'] == 310
+    assert v['coolant_c'] == -10 and v['oil_c'] == 95
+    assert close(v['v_l1'], 230.1) and close(v['v_l2'], 229.5) and close(v['v_l3'], 231.0)
+    assert close(v['a_l1'], 12.5) and close(v['a_l2'], 13.1) and v['a_l3'] is None
+    assert v['w_l1'] == 2800 and v['w_l3'] == -200
+    assert close(v['load_pct'], 41.2) and close(v['kwh'], 31250.1)
+    assert len(bus.reads) == 6
+
+
+def coil_bits(data):
+    """FC01 answer bytes as one 0/1 a coil, the first coil in bit 0."""
+    return [(b >> k) & 1 for b in data for k in range(8)]
+
+
+def test_seplos_event_bits_feed_protection_warning_and_charge():
+    # A stack's EIC (0x2200, 80 coils) as the published capture answers it
+    # (patman15/BMS_BLE-HA tests/test_seplos_bms.py): b"\x01\x00.." is
+    # "discharge, dis/charge-FET on, no alarm"; its problem case sets every
+    # bit of TB02..TB06 and TB15 (bytes 1-9: FF FF FF FF FF FF FF 03 FF).
+    bus = FakeBus()
+    bus.set(0, 4, 0x2000, SEPLOS_EIA)
+    bus.set(0, 4, 0x2100, SEPLOS_EIB)
+    bus.set(0, 1, 0x2200, coil_bits(b'\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00'))
+    d = seplos_dev(bus, stack_head=True)
+    d.poll(0)
+    s = site.update(site.new([d]), [d], 0)
+    assert s['batt_protect'] is False and s['batt_warn'] is False and s['batt_no_charge'] is False
+    bus.set(0, 1, 0x2200, coil_bits(b'\x01\xff\xff\xff\xff\xff\xff\xff\x03\xff'))
+    d.poll(1)
+    s = site.update(s, [d], 1)
+    assert s['batt_protect'] is True and s['batt_no_charge'] is True
+    # One bit at a time (TB02, byte 1): cell low alarm (bit 2) asks for
+    # charge; cell under-voltage protection (bit 3) protects and still
+    # allows charge; cell over-voltage protection (bit 1) forbids it.
+    for byte1, prot, warn, nochg in ((0x04, False, True, False), (0x08, True, False, False),
+                                     (0x02, True, False, True)):
+        bus.set(0, 1, 0x2200, coil_bits(bytes([0x01, byte1]) + bytes(8)))
+        d.poll(2)
+        s = site.update(s, [d], 2)
+        assert (s['batt_protect'], s['batt_warn'], s['batt_no_charge']) == (prot, warn, nochg), byte1
+    # A pack's own bits are at 0x1240 (PIC); TB06 bit 0, SOC low, asks for charge.
+    bus.set(0, 4, 0x1000, SEPLOS_PIA1)
+    bus.set(0, 1, 0x1240, coil_bits(bytes(6) + b'\x01' + bytes(3)))
+    p = seplos_dev(bus)
+    p.poll(0)
+    s = site.update(site.new([p]), [p], 0)
+    assert s['batt_warn'] is True and s['batt_protect'] is False
+
+
+def test_a_dse_with_twenty_alarms_keeps_its_five_alarm_registers():
+    # The 20-alarm families (5 registers from 39425) refuse the MkII's
+    # 20-register block with exception 2 (illegal data address: Modbus
+    # Application Protocol V1.1b3, 7). The read is split until the block
+    # point stands alone: alarms0..4 keep coming, the block stays unread,
+    # and no half ever reads less than a point it carries needs.
+    bus = FakeBus()
+    dse_regs(bus)
+    bus.set(10, 3, 39425, [0x1111, 0x1111, 0x1111, 0x1311, 0x1111])
+    for a in range(39430, 39445):
+        bus.lacks.add((10, 3, a))
+    d = dev('genset', 'dse_gencomm', 10, bus)
+    for n in range(3):
+        assert d.poll(n) and d.online
+    assert d.values['alarms3'] == 0x1311 and d.values['alarms4'] == 0x1111
+    assert d.blk is None and d.values['fuel_pct'] == 78
+    assert d.limit and d.refused == 20

@@ -174,3 +174,62 @@ def test_high_warnings_a_closed_charge_mosfet_and_a_zero_limit_forbid_charge():
                                      'max_chg_a': 50, 'max_dis_a': 100})])
     assert sep['batt_no_charge'] is False
     assert snap([D('b1', 'pace_bms', {}, online=False)])['batt_no_charge'] is None
+
+
+# GenComm's named-alarm codes, 4 bits an alarm (DSE GenComm page 154; the
+# same levels victronenergy/dbus-modbus-client dse.py maps: 2 warning, 3
+# shutdown, 4 electrical trip; 8-10 are indications, 15 unimplemented).
+def _blk(codes, n=20):
+    """Page 154's 20 registers as bytes: every alarm 1 (not active) but
+    those in `codes` ({index: code})."""
+    b = bytearray(b'\x11' * (2 * n))
+    for i, c in codes.items():
+        k = i >> 1
+        b[k] = (b[k] & 0x0F) | (c << 4) if not i & 1 else (b[k] & 0xF0) | c
+    return b
+
+
+def test_dse_indications_are_never_a_fault():
+    run = {'engine_state': 3}
+    for code in (0, 1, 5, 7, 8, 9, 10, 11, 14, 15):
+        # In the whole block (an 80-alarm 73xx MkII) and in the first five words.
+        assert site.gen_state(run, True, _blk({60: code, 3: code})) == 'running', code
+        assert site.gen_state(dict(run, alarms1=code << 8), True) == 'running', code
+    # A warning is no fault either; a shutdown or an electrical trip is.
+    assert site.gen_state(run, True, _blk({1: 2})) == 'running'
+    assert site.gen_state(run, True, _blk({1: 3})) == 'fault'
+    assert site.gen_state(run, True, _blk({79: 4})) == 'fault'     # alarm 80: past the old 20
+    assert site.gen_state(dict(run, alarms4=0x0004), True) == 'fault'
+
+
+def test_an_indication_does_not_stop_the_generator_logic():
+    # A 7320 with inputs set up as indications (code 10 = active indication
+    # everywhere): the site still sees it running, and a DSE start that the
+    # module runs is confirmed, not locked out as a failure to start.
+    from firmware import generator as G
+    from gen_sim import gcfg
+    class Gen(D):
+        blk = _blk({i: 10 for i in range(80)})
+    g = Gen('genset', 'dse_gencomm', {'engine_state': 3, 'hz': 50.0, 'rpm': 1500})
+    s = snap([g])
+    assert s['gen_state'] == 'running' and G.running_feedback(s) is True
+    gen = G.Generator(gcfg(), 0)
+    gen.manual = True
+    gen.mode = 'manual'
+    gen.tick(0, 1000, dict(s, gen_state='stopped'))
+    assert gen.state_name == 'cranking'
+    gen.tick(1000, 1001, s)
+    assert gen.state_name == 'warmup'
+
+
+def test_one_running_threshold_for_the_site_and_the_generator():
+    # "Running" from the frequency alone: the same edge (site.RUNNING_HZ) in
+    # site.gen_state and generator.running_feedback; 42 Hz (a set still
+    # running up) was running for the one and unknown for the other.
+    from firmware import generator as G
+    for hz in (0.0, 9.0, 40.5, 42.0, 44.9, 45.0, 50.0):
+        st = site.gen_state({'engine_state': None, 'rpm': None, 'hz': hz}, True)
+        fb = G.running_feedback({'gen_state': None, 'gen_hz': hz})
+        assert (st == 'running') == (fb is True), hz
+        assert (st == 'running') == (hz >= site.RUNNING_HZ), hz
+    assert site.RUNNING_HZ == 45

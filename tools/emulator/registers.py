@@ -6,18 +6,18 @@ host_tests/test_emulator.py decodes them again from the makers' documents:
 the independent check that the profiles are right."""
 import struct
 
-from firmware.decode import F32, P_ADDR, P_FC, P_SCALE, P_TYPE, S16, S32, S32R, U16, U32, U32R
+from firmware.decode import F32, P_ADDR, P_FC, P_SCALE, P_TYPE, S16, S32, S32R, U16, U32, U32R, UK
 
 # The register table each read function code answers from.
 FC_TABLE = {1: "coil", 5: "coil", 15: "coil", 2: "discrete",
             3: "holding", 6: "holding", 16: "holding", 4: "input"}
 
 # Each type's range, for clamping: what a device sends at the end of its scale.
-_LIMITS = {U16: (0, 0xFFFF), S16: (-0x8000, 0x7FFF), U32: (0, 0xFFFFFFFF),
+_LIMITS = {U16: (0, 0xFFFF), UK: (0, 0xFFFF), S16: (-0x8000, 0x7FFF), U32: (0, 0xFFFFFFFF),
            U32R: (0, 0xFFFFFFFF), S32: (-0x80000000, 0x7FFFFFFF),
            S32R: (-0x80000000, 0x7FFFFFFF)}
 # The highest value of each type: GenComm counts its "no data" codes down from it.
-_TOP = {U16: 0xFFFF, S16: 0x7FFF, U32: 0xFFFFFFFF, U32R: 0xFFFFFFFF,
+_TOP = {U16: 0xFFFF, UK: 0xFFFF, S16: 0x7FFF, U32: 0xFFFFFFFF, U32R: 0xFFFFFFFF,
         S32: 0x7FFFFFFF, S32R: 0x7FFFFFFF}
 
 
@@ -27,6 +27,8 @@ def raw(vtype, value, scale=1):
     if vtype == F32:
         return struct.unpack(">I", struct.pack(">f", float(value)))[0]
     lo, hi = _LIMITS[vtype]
+    if vtype == UK:                 # degC sent as tenths of a kelvin
+        value = value + 273.15
     x = value if scale == 1 else value * (1.0 / scale)
     return max(lo, min(hi, int(round(x))))
 
@@ -35,7 +37,7 @@ def words(vtype, r):
     """A raw integer as the registers that carry it, in the device's order:
     32-bit types high word first, the R types low word first (EPEver)."""
     r &= 0xFFFFFFFF
-    if vtype in (U16, S16):
+    if vtype in (U16, S16, UK):
         return [r & 0xFFFF]
     if vtype in (U32R, S32R):
         return [r & 0xFFFF, r >> 16]

@@ -1,7 +1,7 @@
 """Deep Sea Electronics genset controller over GenComm."""
 from pymodbus.constants import ExcCodes
 
-from firmware.decode import P_ADDR, P_NAME, P_SCALE, P_TYPE, S16, S32, U16, U32
+from firmware.decode import BLOCK, P_ADDR, P_NAME, P_SCALE, P_TYPE, S16, S32, U16, U32
 from emulator.devices.device import Device, item
 from emulator.genset import DSE_STATE_CODE, ENGINE_TURNING, Genset
 from emulator.registers import point_table, put, put_raw, sentinel
@@ -32,24 +32,39 @@ class DseGencomm(Device):
                           (1536, 1791, 0xFFFF), (1792, 2047, 0xFFFF), (4096, 4351, 0xFFFF),
                           (39424, 39679, 0xFFFF))}
     # Page 154 "named alarms", 4 bits each, 4 a register, first alarm in the
-    # top nibble: (word, nibble) from the first alarm register (39425, the
-    # profile's alarms0). Position of fail-to-start here (register 39428,
-    # second nibble) follows GenComm's list for the 72xx/73xx family; not
-    # verified.
-    ALARM_POS = {"fail_to_start": (3, 1), "out_of_fuel": (5, 2)}
-    # The profile reads the first five alarm words (alarm_words: tables()).
+    # top nibble: (word, nibble) from the first alarm register (39425). The
+    # places follow GenComm's list for the 72xx/73xx MkII family (Victron's
+    # gui-v2 genset error strings 0x1200.., dbus-modbus-client dse.py):
+    # 0 emergency stop, 1 low oil pressure, 2 high coolant temperature,
+    # 4 under speed, 5 over speed, 12 charge alternator failure, 13 fail to
+    # start, 22 low fuel level.
+    ALARM_INDEX = {"emergency_stop": 0, "low_oil_pressure": 1, "high_coolant_temp": 2,
+                   "under_speed": 4, "over_speed": 5, "charge_alt_fail": 12,
+                   "fail_to_start": 13, "out_of_fuel": 22}
+    ALARM_POS = {k: (i // 4, i % 4) for k, i in ALARM_INDEX.items()}
+    # The profile reads the whole block (alarms) and names its first five
+    # words (alarms0..alarms4).
     POINT_VALUES = dict(
-        mode="mode", fuel_pct="fuel_pct", batt_v="battery_v", rpm="rpm", hz="hz", v_l1="v_l1",
-        engine_state="engine_state", power_w="w_total", run_s="run_s", starts="starts",
+        model="model", mode="mode", oil_kpa="oil_kpa", coolant_c="coolant_c",
+        oil_c=lambda s: s["coolant_c"] - 5, fuel_pct="fuel_pct", batt_v="battery_v", rpm="rpm",
+        hz="hz", v_l1="v_l1", v_l2="v_l1", v_l3="v_l1", a_l1="a_l1", a_l2="a_l1", a_l3="a_l1",
+        w_l1="w_l1", w_l2="w_l1", w_l3="w_l1", engine_state="engine_state", power_w="w_total",
+        load_pct="load_pct", run_s="run_s", kwh="kwh", starts="starts", alarms="alarm_words",
         **{"alarms%d" % i: item("alarm_words", i) for i in range(5)})
     # The control channel's sentinel field of each point that has one.
     SENTINEL_FIELDS = {"fuel_pct": "fuel", "batt_v": "battery_v", "rpm": "rpm", "hz": "hz",
-                       "v_l1": "voltage", "engine_state": "engine_state",
+                       "v_l1": "voltage", "v_l2": "voltage", "v_l3": "voltage",
+                       "a_l1": "current", "a_l2": "current", "a_l3": "current",
+                       "w_l1": "power", "w_l2": "power", "w_l3": "power",
+                       "oil_kpa": "oil_pressure", "coolant_c": "coolant", "oil_c": "coolant",
+                       "load_pct": "load_pct", "kwh": "kwh",
+                       "engine_state": "engine_state",
                        "power_w": "total_power", "run_s": "run_time", "starts": "starts"}
 
     def __init__(self, emu, cfg):
         super().__init__(emu, cfg)
         self.sentinels = {}  # field -> sentinel code name
+        self.alarm_codes = {}  # named alarm index (0-based) -> 4-bit code, over the model's
 
     def set_param(self, key, value):
         if key == "missing":  # list of fields that read "unimplemented"
@@ -63,6 +78,13 @@ class DseGencomm(Device):
                 if code not in DSE_SENTINEL:
                     raise KeyError("unknown sentinel %r (one of %s)" % (code, sorted(DSE_SENTINEL)))
             self.sentinels = dict(value)
+        elif key == "alarm_codes":  # {index: code}: GenComm's 4-bit codes, {} clears
+            codes = {int(k): int(v) for k, v in (value or {}).items()}
+            for k, v in codes.items():
+                if not (0 <= k < 4 * ALARM_WORDS and 0 <= v <= 15):
+                    raise KeyError("alarm %r code %r: index 0..%d, code 0..15"
+                                   % (k, v, 4 * ALARM_WORDS - 1))
+            self.alarm_codes = codes
         elif key == "mode":  # the genset's, as its front panel sets it
             self.model.gen.mode = int(value)
         else:
@@ -83,6 +105,11 @@ class DseGencomm(Device):
 
     def put_point(self, tables, point, value):
         name = point[P_NAME]
+        if point[P_TYPE] & BLOCK:
+            table = point_table(tables, point)
+            for i, w in enumerate(value):
+                table[point[P_ADDR] + i] = w
+            return
         field = self.SENTINEL_FIELDS.get(name)
         if name == "engine_state" and field in self.sentinels:
             value = ENGINE_STATE_UNKNOWN
@@ -100,7 +127,7 @@ class DseGencomm(Device):
     def snapshot(self):
         g, m = self.model.gen, self.model
         o = g.outputs()
-        return {"mode": g.mode, "engine_state": DSE_STATE_CODE[g.state], "state": g.state,
+        return {"model": 32840, "mode": g.mode, "engine_state": DSE_STATE_CODE[g.state], "state": g.state,
                 "fuel_pct": 100.0 * m.fuel_l / m.p["tank_l"], "battery_v": o["batt_v"],
                 "alternator_v": o["batt_v"] if g.state in ENGINE_TURNING else 0.0,
                 "rpm": o["rpm"], "hz": o["hz"], "v_l1": o["v"], "a_l1": o["a"],
@@ -116,30 +143,20 @@ class DseGencomm(Device):
             idx, nib = self.ALARM_POS[name]
             shift = 12 - 4 * nib
             words[idx] = (words[idx] & ~(0xF << shift)) | (3 << shift)  # 3 = shutdown
+        for i, code in self.alarm_codes.items():
+            shift = 12 - 4 * (i % 4)
+            words[i // 4] = (words[i // 4] & ~(0xF << shift)) | (code << shift)
         return words
 
     def tables(self):
         s, h = self.snapshot(), {}
-        h[768], h[769] = 1, 32840                     # manufacturer 1, model 7310 MKII
+        h[768] = 1                                    # manufacturer 1, model 7310 MKII (769)
         put(h, 770, U32, 12340000 + self.unit)        # serial number
-        self._put(h, 1024, U16, "oil_pressure", s["oil_kpa"])
-        self._put(h, 1025, S16, "coolant", s["coolant_c"])
-        self._put(h, 1026, S16, "coolant", s["coolant_c"] - 5)   # oil temperature
         self._put(h, 1028, U16, "battery_v", s["alternator_v"], 0.1)  # charge alternator
-        for ph in range(3):
-            if ph:
-                self._put(h, 1032 + 2 * ph, U32, "voltage", s["v_l1"], 0.1)
-            self._put(h, 1044 + 2 * ph, U32, "current", s["a_l1"], 0.1)
-            self._put(h, 1052 + 2 * ph, S32, "power", s["w_l1"])
-        self._put(h, 1558, S16, "load_pct", s["load_pct"], 0.1)
-        self._put(h, 1800, U32, "kwh", s["kwh"], 0.1)
         for i, v in enumerate(self.key_flags()):
             h[KEY_FLAGS_REG + i] = v
         h[KEY_REG], h[KEY_REG + 1] = 0, 0
         words = self.alarm_words(s["alarms"])
-        first = self.POINTS["alarms0"][P_ADDR]
-        for i, v in enumerate(words):               # past the firmware's: the others
-            h[first + i] = v
         tables = {"holding": h}
         self.put_points(tables, dict(s, alarm_words=words))
         return tables
