@@ -126,6 +126,7 @@ class App:
             if ok:
                 fc.tick(ts, self.counters.pv_wh(), snap)
             gen.pv_stop_soc = fc.target if ok else None
+            self.dispatch.pv_keep = fc.keep if ok else None
         self._alarms(now, ts, snap)
         # The state first: nothing the link does may keep it off the flash.
         saved = self._saved

@@ -32,9 +32,10 @@ D_UNKNOWN = const(6)       # battery or load unknown: the grid, to be safe
 D_GEN = const(7)           # grid down, the generator carries
 D_NO_GRID = const(8)       # grid down, the battery carries
 D_NO_SOURCE = const(9)     # nothing can carry the site
+D_PV_REFILL = const(10)    # flat tariff: the battery is down to what the sun refills
 REASON_NAMES = ('pv_carries', 'battery_above_reserve', 'battery_at_reserve', 'offpeak_charge',
                 'peak_avoid', 'bms_discharge_limit', 'battery_unknown', 'generator',
-                'grid_down_battery', 'no_source')
+                'grid_down_battery', 'no_source', 'pv_refills')
 
 RESERVE_HYST = 5        # SOC points above the reserve before the grid is released
 _RESERVE_MAX = const(95)    # the outage-aware reserve never asks more (the BMS's top is for PV)
@@ -78,6 +79,9 @@ class Dispatch:
         self._lost_at = None         # ts the grid was lost, while it is
         self.backup_s = 0            # the outage the reserve holds now (s)
         self.reserve_now = self.reserve
+        # Set by the app from its PV forecast: the SOC the coming daylight's
+        # surplus refills the battery from (None: no forecast).
+        self.pv_keep = None
 
     def tou_at(self, minute):
         for a, b, kind in self.windows:
@@ -177,12 +181,18 @@ class Dispatch:
             want_grid, reason = True, D_RESERVE
         elif tou == TOU_PEAK:
             want_grid, reason = False, D_PEAK
+        elif not self.windows and self.pv_keep is not None and soc < self.pv_keep:
+            # One price all day: what the battery gives now the grid must
+            # put back through the battery's round trip (~8 % lost) unless
+            # the sun refills it. So it gives only what the sun will refill.
+            want_grid, reason = True, D_PV_REFILL
         else:
             want_grid, reason = False, D_BATTERY
 
         if grid_ok is True:
             d.grid_on = want_grid
-            d.grid_charge = want_grid and (reason != D_OFFPEAK or self._charging)
+            d.grid_charge = want_grid and reason != D_PV_REFILL \
+                and (reason != D_OFFPEAK or self._charging)
             if want_grid:
                 d.source = SRC_GRID
             elif reason == D_PV:

@@ -45,6 +45,7 @@ class PvForecast:
         self._minute = None
         self.target = None                # the last stop SOC worked out (None: none)
         self.expected_wh = 0              # PV surplus expected into the battery
+        self.keep = None                  # the SOC that surplus refills from (100: none)
 
     # -- once a day -----------------------------------------------------------
 
@@ -98,6 +99,7 @@ class PvForecast:
         v = snap['batt_v']
         if not self.n_scales or load_w is None or not ah or not v:
             self.target = None
+            self.keep = None
             return
         self.target = self._target((local % _DAY_S) // _SLOT_S, int(load_w), int(ah) * int(v))
 
@@ -132,14 +134,14 @@ class PvForecast:
                 surplus += pv - load_slot_wh
             elif not carried:
                 night_wh += load_slot_wh - pv
-        if not carried:
+        pct = cap_wh // 100           # Wh a SOC point
+        if not carried or not pct:
             self.expected_wh = 0
+            self.keep = 100 if pct else None
             return None                 # no sun to wait for: the fixed stop stands
         self.expected_wh = surplus * _CHARGE_EFF // 100
-        pct = cap_wh // 100           # Wh a SOC point
-        if not pct:
-            return None
         room = self.expected_wh // pct
+        self.keep = 100 - room if room < 100 else 0
         night = night_wh // pct
         floor = max(self.min_soc, self.start_soc + night + _MARGIN_SOC)
         return min(self.stop_soc, max(floor, 100 - room))

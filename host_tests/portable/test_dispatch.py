@@ -163,3 +163,24 @@ def test_the_outage_reserve_can_be_switched_off_and_allocates_nothing():
             box[0] += 60
             dp.tick(box[0], down if i % 10 < 3 else up, False)
     assert_no_alloc(run, 50)
+
+
+def test_on_one_price_the_battery_gives_only_what_the_sun_refills():
+    # The app sets pv_keep from the PV forecast (firmware/pv_forecast.py:
+    # 100 - the SOC points the coming daylight's surplus puts back). What
+    # the battery gives below it the grid must put back through the
+    # battery's round trip, so the grid carries there, and does not charge.
+    dp = make()
+    dp.pv_keep = 70
+    assert case(dp, batt_soc=75) == ('battery', False, 'battery_above_reserve')
+    assert case(dp, batt_soc=69) == ('grid', True, 'pv_refills')
+    assert dp.d.grid_charge is False
+    assert case(dp, batt_soc=69, pv_w=2500.0) == ('pv', False, 'pv_carries')
+    assert case(dp, batt_soc=40) == ('grid', True, 'battery_at_reserve')   # the reserve charges
+    assert dp.d.grid_charge is True
+    dp.pv_keep = None                                   # no forecast: as before
+    assert case(dp, batt_soc=50) == ('battery', False, 'battery_above_reserve')
+    # With a tariff (TOU windows) the price decides, not the refill.
+    tou = make(tou=[{'from': '07:00', 'to': '08:00', 'kind': 'peak', 'price': 0.3}])
+    tou.pv_keep = 90
+    assert case(tou, batt_soc=60, ts=T0 + 3 * 3600)[2] == 'battery_above_reserve'

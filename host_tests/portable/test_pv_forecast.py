@@ -135,3 +135,17 @@ def test_ticks_allocate_nothing_once_the_day_is_made():
             box[0] += 30            # every other tick a new minute: the target again
             f.tick(box[0], wh, s)
     assert_no_alloc(run, 40)
+
+
+def test_keep_is_the_soc_the_coming_surplus_refills_from():
+    f = new()
+    t, wh = sunny_days(f, 3, 30)
+    f.tick(t + 3 * 3600, wh, snap())
+    room = f.expected_wh // (400 * 52 // 100)
+    assert f.keep == 100 - room and 40 <= f.keep <= 60, (f.keep, room)
+    g = new()
+    t, wh = sunny_days(g, 3, 2)                     # never carries the load: nothing refills
+    g.tick(t + 3 * 3600, wh, snap())
+    assert g.keep == 100
+    g.tick(t + 3 * 3600 + 60, wh, snap(ah=None))
+    assert g.keep is None

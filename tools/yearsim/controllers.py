@@ -83,6 +83,7 @@ class Firmware:
         if fc is not None:          # as App.tick does, after the counters
             fc.tick(ts, self.counters.pv_wh(), self.snap)
             self.gen.pv_stop_soc = fc.target
+            self.disp.pv_keep = fc.keep
         self.now += _TICK_MS
         return d.grid_on, d.grid_charge, g.available, True
 
