@@ -6,7 +6,6 @@
 # across a reboot also run on the board's number model (esp32like), at the
 # board's heap in each (rigs.board_heap: 200k on PyPI's, 110k there).
 import os
-import threading
 import time
 
 from rigs import EMU_GEN, Cabinet, Firmware, board_heap, fw_config, on_both
@@ -54,33 +53,21 @@ def test_relay_actuator_cranks_and_stops_the_genset(tmp_path):
     cab = Cabinet(str(tmp_path), speed=1, start_hour=20.0, seed=1,
                   sets={"gen_crank_fire_s": 1, "gen_warm_s": 1})
     pins = str(tmp_path / "pins.log")
-    open(pins, "w").close()
     fw = None
-    stop = threading.Event()
-
-    def bridge():
-        # The pin twin's relay contacts, wired to the emulated engine.
-        state = {5: 0, 18: 0}
-        seen = 0
-        while not stop.is_set():
-            with open(pins) as f:
-                lines = f.read().splitlines()
-            for l in lines[seen:]:
-                pin, level = l.split()
-                state[int(pin)] = int(level)
-            if len(lines) > seen:
-                seen = len(lines)
-                cab_ctl.contact(run=state[18], crank=state[5])
-            time.sleep(0.05)
-
+    follower = None
     try:
-        from emulator_client import EmulatorClient
+        from emulator_client import EmulatorClient, PinFollower
         ctl = cab.ready["control"]
         cab_ctl = EmulatorClient(ctl["host"], ctl["port"])
         cab.emu.grid(False)
         cab.emu.set("soc", 15)          # under outage_start_soc (20)
-        t = threading.Thread(target=bridge, daemon=True)
-        t.start()
+        # The pin twin's relay contacts, wired to the emulated engine.
+        contacts = {5: 0, 18: 0}
+
+        def wire(pin, level):
+            contacts[pin] = level
+            cab_ctl.contact(run=contacts[18], crank=contacts[5])
+        follower = PinFollower(pins, wire)
         fw = Firmware(str(tmp_path), fw_config(cab, control="relay", relay_pin=5, run_pin=18,
                                               crank_s=4, crank_rest_s=2), pins_file=pins)
         assert fw.wait_for("EVENT gen start_delay -> cranking (soc)", 30), "\n".join(fw.lines[-20:])
@@ -96,7 +83,8 @@ def test_relay_actuator_cranks_and_stops_the_genset(tmp_path):
         assert cab.emu.state()["gen"]["state"] == "stopped"
         assert [w for w in cab.emu.writes() if w.get("key")] == []   # no keys in relay mode
     finally:
-        stop.set()
+        if follower:
+            follower.close()
         if fw:
             fw.stop()
         cab.close()
