@@ -67,3 +67,22 @@ def test_without_ha_commands_the_generator_is_read_only(mqtt_site):
     op.c.publish("sites/BTS-0042/ha/gen/set", "ON", qos=1)
     time.sleep(3)
     assert not any("cranking" in l for l in fw.lines)
+
+
+def test_a_retained_switch_command_is_ignored(mqtt_site):
+    # A retained ON on the switch's topic would start the genset at every
+    # connect, long after whoever sent it (issue 14: commands are never
+    # retained; Home Assistant sends its switch commands unretained).
+    s = mqtt_site(start_hour=20.0, sets=EMU_GEN)
+    s.cfg["mqtt"].update(ha_discovery=True, ha_commands=True)
+    s.op.c.publish("sites/BTS-0042/ha/gen/set", "ON", qos=1, retain=True).wait_for_publish(10)
+    s.start()
+    fw, op = s.fw, s.op
+    assert fw.wait_for("LINK up", 30), fw.lines[-20:]
+    ev = json.loads(op.take("sites/BTS-0042/event",
+                            lambda p: "retained" in json.loads(p)["text"], timeout=20))
+    assert "ha/gen/set" in ev["text"] and "ignored" in ev["text"], ev
+    time.sleep(2)
+    assert not any("cranking" in l for l in fw.lines)
+    op.c.publish("sites/BTS-0042/ha/gen/set", "ON", qos=1)      # a live one still acts
+    assert fw.wait_for("EVENT gen standby -> cranking (manual)", 20), fw.lines[-20:]

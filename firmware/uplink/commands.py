@@ -116,6 +116,36 @@ def id_of(payload):
         return None
 
 
+def head_id(head):
+    """The id named in the first bytes of a command too large to read
+    (an envelope's body names it first: envelope()), clean_id()'d; None
+    when those bytes do not hold all of it."""
+    try:
+        s = bytes(head)
+        for key, q in ((b'\\"id\\"', b'\\"'), (b'"id"', b'"')):
+            i = s.find(key)
+            if i < 0:
+                continue
+            j = i + len(key)
+            while j < len(s) and (s[j] == 32 or s[j] == 58):     # spaces, the colon
+                j += 1
+            if s[j:j + len(q)] == q:            # a string id
+                j += len(q)
+                k = s.find(q, j)
+                if k <= j or s.find(b'\\', j, k) >= 0:
+                    return None     # cut off, or escaped: not the id as sent
+                return clean_id(s[j:k].decode())
+            k = j
+            while k < len(s) and (48 <= s[k] <= 57 or (k == j and s[k] == 45)):
+                k += 1
+            if k == len(s) or k == j:           # cut off, or not a number
+                return None
+            return clean_id(int(s[j:k]))
+    except Exception:       # bytes a hostile sender chose: no id
+        pass
+    return None
+
+
 class Verifier:
     def __init__(self, key, window_s=WINDOW_S, max_ids=SEEN_IDS, seen=None, seen_ts=None,
                  mark=0, floor=None):

@@ -15,9 +15,11 @@ _BACKOFF_MAX_MS = const(60000)
 # in _CHUNK pieces and thrown away: umqtt.simple would read it whole into
 # one block, which the board's fragmented heap does not have (the link
 # dropped on every try, and a retained one flapped it). Commands are
-# small; commands.MAX_PAYLOAD is the same figure.
+# small; commands.MAX_PAYLOAD is the same figure. Its first _CHUNK bytes
+# are handed on first: a command's id comes first in its body, and the
+# refusal can then go to it as a result.
 MAX_PAYLOAD = const(1024)
-_CHUNK = const(64)
+_CHUNK = const(128)
 _TOPIC_MAX = const(256)
 
 
@@ -80,10 +82,19 @@ def _client_class(simple):
                     # stream is still in step, and the message goes the
                     # oversized way (the receiver is told by msg None).
                     pass
-            if msg is None:
-                self._skip(sz)
-            if topic is not None:
-                self.cb(topic, msg, op & 1, sz)
+            if msg is None and topic is not None and sz:
+                # The head in the reused chunk, handed on before the rest
+                # is read off through the same chunk.
+                n = self.sock.readinto(self._chunk, min(sz, _CHUNK))
+                if not n:
+                    raise OSError(-1)
+                self.cb(topic, None, op & 1, sz, memoryview(self._chunk)[:n])
+                self._skip(sz - n)
+            else:
+                if msg is None:
+                    self._skip(sz)
+                if topic is not None:
+                    self.cb(topic, msg, op & 1, sz, None)
             if op & 6 == 2:         # QoS 1: acknowledged once filed (or dropped)
                 ack = bytearray(b'\x40\x02\0\0')
                 ack[2] = pid >> 8
@@ -174,13 +185,14 @@ class Link:
         self.next_try = ticks_add(now, self.backoff_ms + jitter)
         self.backoff_ms = min(self.backoff_ms * 2, _BACKOFF_MAX_MS)
 
-    def _on_msg(self, topic, msg, retained=0, size=0):
-        # msg is None when it was longer than MAX_PAYLOAD and dropped unread.
+    def _on_msg(self, topic, msg, retained=0, size=0, head=None):
+        # msg is None when it was longer than MAX_PAYLOAD and dropped unread;
+        # head is then its first bytes (valid during the call only).
         if self.on_command is not None and topic == self.t_cmd.encode():
-            self.on_command(msg, retained, size)
+            self.on_command(msg, retained, size, head)
         elif self.on_ha is not None and topic == self.t_ha.encode():
             if msg is not None:
-                self.on_ha(msg)
+                self.on_ha(msg, retained)
 
     # --- the loop's calls ------------------------------------------------
     def step(self, now=None):

@@ -2,7 +2,7 @@
 # out through the command table (firmware.actions) and answered with exactly
 # one result. The uplink loads this only while commands wait in its inbox,
 # a few times a day, and unloads it afterwards.
-from firmware.uplink.commands import Verifier, result, id_of
+from firmware.uplink.commands import Verifier, result, id_of, MAX_PAYLOAD
 from firmware import actions
 from firmware import clock
 
@@ -28,6 +28,10 @@ def run(up, ts, n):
         # what the operator's own timeout says anyway.
         up.link.publish('cmd/result', result(up.busy.pop(0), 'busy: too many commands at '
                                              'once, send it again'), False, 0)
+    while up.big:
+        cid, size = up.big.pop(0)
+        up.link.publish('cmd/result', result(cid, 'payload too large (%d bytes, at most %d): '
+                                             'discarded unread' % (size, MAX_PAYLOAD)), False, 1)
     v = Verifier(up.cmd_key, seen=up.seen_ids, seen_ts=up.seen_ts, mark=up.cmd_mark,
                  floor=up.cmd_floor) if up.cmd_key else None
     for _ in range(n):

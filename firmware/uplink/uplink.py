@@ -75,6 +75,7 @@ class Uplink:
         self.cmd_floor = self.cmd_mark
         self.busy = []              # ids of commands the full inbox refused
         self.busy_lost = 0          # and those beyond even the busy list
+        self.big = []               # (id, bytes) of oversized commands whose head named an id
         self.notes = []             # events about cmd messages without a result
         self.dev_ms = mcfg['dev_s'] * 1000
         n = len(app.devices)
@@ -98,8 +99,13 @@ class Uplink:
         self._state_key = None      # (gen state, mode) last sent
         self._state_t = None
 
-    def _incoming_ha(self, payload):
-        if len(self.ha_inbox) < _HA_INBOX_MAX:
+    def _incoming_ha(self, payload, retained=False):
+        # A retained ON would start the genset at every connect, long after
+        # whoever sent it: switch commands, like commands, are never retained.
+        if retained:
+            self._note('Home Assistant command ignored: a retained message on %s; '
+                       'switch commands are never retained' % self.link.t_ha)
+        elif len(self.ha_inbox) < _HA_INBOX_MAX:
             self.ha_inbox.append(payload)
 
     def _discovery(self):
@@ -149,7 +155,7 @@ class Uplink:
         finally:
             forget('firmware.store')
 
-    def _incoming(self, payload, retained=False, size=0):
+    def _incoming(self, payload, retained=False, size=0, head=None):
         # Called from inside umqtt's receive (even while a publish waits
         # for its acknowledgement): it only files the message, and never
         # publishes or raises. Every message gets its result or event
@@ -159,8 +165,15 @@ class Uplink:
                 self._note('command ignored: a retained message on cmd (%d bytes); '
                            'commands are never retained' % size)
             elif payload is None and size > MAX_PAYLOAD:
-                self._note('command refused: %d bytes on cmd, at most %d; '
-                           'discarded unread, its id unknown' % (size, MAX_PAYLOAD))
+                rid = None
+                if head is not None and len(self.big) < _BUSY_MAX:
+                    from firmware.uplink.commands import head_id
+                    rid = head_id(head)
+                if rid is not None:
+                    self.big.append((rid, size))    # refused by a result: its id is known
+                else:
+                    self._note('command refused: %d bytes on cmd, at most %d; '
+                               'discarded unread, its id unknown' % (size, MAX_PAYLOAD))
             elif payload is None:
                 self._note('command refused: no memory to read its %d bytes now; '
                            'discarded unread, its id unknown: send it again' % size)
@@ -296,7 +309,7 @@ class Uplink:
     def _commands(self, ts):
         if self.ha_inbox:
             self._ha_commands(ts)
-        if self.inbox or self.busy or self.notes or self.busy_lost:
+        if self.inbox or self.busy or self.notes or self.busy_lost or self.big:
             # Commands come a few a day: their checks and handlers are
             # loaded for them, not kept.
             from firmware.modules import forget

@@ -162,3 +162,19 @@ def test_results():
     assert json.loads(C.result('c1')) == {'id': 'c1', 'status': 'ok'}
     assert json.loads(C.result(None, 'malformed JSON')) == \
         {'id': None, 'status': 'error', 'reason': 'malformed JSON'}
+
+
+def test_the_id_in_the_head_of_an_oversized_command():
+    # The link reads the first 128 bytes of a command too large to read
+    # (firmware/uplink/link.py) and refuses it by a result when they name
+    # its id: envelope() puts the body's id first.
+    big = C.envelope('k', 'gen_stop', {'pad': 'x' * 5000}, 'big-1', 1700000000)
+    assert C.head_id(big[:128].encode()) == 'big-1'
+    assert C.head_id(C.envelope('k', 'gen_stop', None, 12345, 1)[:128].encode()) == 12345
+    assert C.head_id(b'{"id": "plain", "cmd": "x"') == 'plain'
+    long_id = 'i' * 64
+    cut = C.envelope('k', 'gen_stop', None, long_id, 1)[:60].encode()
+    assert C.head_id(cut) is None                  # cut off inside the id
+    assert C.head_id(b'{' * 128) is None and C.head_id(b'') is None
+    assert C.head_id(b'{"body": "{\\"id\\": \\"\\u2603\\"') is None     # not echoable
+    assert C.head_id(b'{"id": 123') is None        # a number cut off: maybe longer
