@@ -21,7 +21,7 @@ cfg = {'host': host, 'port': port, 'prefix': 'sites', 'user': None, 'password': 
 link = None
 
 
-def on_command(msg, retained=0, size=0):
+def on_command(msg, retained=0, size=0, head=None):
     print('CMD', msg.decode())
     link.publish('cmd/result', b'{"status": "seen"}', False, 1)
 
