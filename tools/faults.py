@@ -10,9 +10,9 @@ The classes (CLASSES below, in the order they run):
 - replay: signed commands replayed in the window, after many other
   accepted commands, and across a `reboot` command; besides, bad
   signatures and stale and future timestamps.
-- mqtt_input: oversized (4 KB, 256 KB), retained (a 256 KB one waiting
-  before the firmware connects, more while it runs), nested (300 and 1,000
-  deep) and flooded (40 at once) messages on `cmd`.
+- mqtt_input: oversized (4 KB, and 16 KB short / 256 KB soak), retained
+  (a 256 KB one waiting before the firmware connects, more while it runs),
+  nested (300 and 1,000 deep) and flooded (40 at once) messages on `cmd`.
 - modbus: late (answer_delay_ms past the bus timeout), split (each answer
   in two pieces), garbage (crc, truncate, noise, mixed), wrong-unit,
   exception, silent and every-other replies from the emulated devices.
@@ -98,7 +98,8 @@ SIZES = {
     "replay_rounds": (1, 3),
     "replay_reboot": (0, 1),            # replays across a reboot command
     "input_rounds": (1, 5),
-    "modbus_s": (2, 8),                 # seconds each fault lasts (at least)
+    "big_kb": (16, 256),                # the oversized messages sent while connected
+    "modbus_s": (1.5, 8),                 # seconds each fault lasts (at least)
     "modbus_faults": (("late", "wrong unit", "exception"), None),
     "broker_rounds": (1, 4),
     "broker_down_s": (2, 4),            # how long the broker is frozen, refusing, ...
@@ -174,6 +175,7 @@ class Site:
         self.bound = int(self.s.cfg["mqtt"]["timeout_s"] * 1000) + BUS_TIMEOUT_MS
         self.poll_ms = int(self.s.cfg["poll_s"] * 1000)
         self.mode = "auto"          # the example config's generator mode
+        self.last_heap = None
 
     def close(self):
         self.s.close()
@@ -218,6 +220,11 @@ class Site:
         gaps = sorted(b - a for a, b in zip(ts, ts[1:]))
         return max(0, int((gaps[-1] - gaps[len(gaps) // 2]) * 1000))
 
+    def heap_before(self):
+        """The heap reading a class starts from: the one the class before
+        ended with, else a new one."""
+        return self.last_heap if self.last_heap is not None else self.heap()
+
     def heap(self):
         """heap_free of the retained state that a gen_mode change sends (the
         firmware's gc.mem_free() after a collection): the second of two
@@ -230,6 +237,7 @@ class Site:
                 raise BenchError("gen_mode refused: %r" % r)
             st = json.loads(self.op.take(SITE + "state",
                                          lambda p: json.loads(p).get("gen_mode") == self.mode))
+        self.last_heap = st["heap_free"]
         return st["heap_free"]
 
     def lost(self, since):
@@ -260,7 +268,7 @@ def c_replay(site, size):
     s = site
     since = len(s.op.all)
     t0 = time.time()
-    heap0 = s.heap()
+    heap0 = s.heap_before()
     injected = wrongly = missing = 0
     ok_ids = set()
 
@@ -343,12 +351,13 @@ def c_mqtt_input(site, size):
     # (Site.__init__).
     injected = 1
     missing = 0 if s.retained_events == 1 else 1
-    heap0 = s.heap()
+    heap0 = s.heap_before()
     t0 = time.time()
     downs = s.link_downs()
     wrongly = 0
     snow = "\u2603" * 20
     tag = "i%d" % int(time.time() * 1000 % 1e8)
+    big = size("big_kb") * 1024
     for rnd in range(size("input_rounds")):
         env300 = '{"body": "x", "sig": "", "a": ' + "[" * 300 + "]" * 300 + "}"
         body300 = '{"id": "n1", "args": ' + "[" * 300 + "]" * 300 + "}"
@@ -356,8 +365,8 @@ def c_mqtt_input(site, size):
         ids = ["%s-%d-f%02d" % (tag, rnd, i) for i in range(40)]
         phases = [
             [(b"{" * 4096, False, None)],
-            [(s.signed("gen_stop", tag + "big", {"pad": "x" * 262144}), False, None)],
-            [(b"y" * 4096, True, None), (b"z" * 262144, True, None)],
+            [(s.signed("gen_stop", tag + "big", {"pad": "x" * big}), False, None)],
+            [(b"y" * 4096, True, None), (b"z" * big, True, None)],
             [(env300, False, None), (json.dumps({"body": body300, "sig": "00"}), False, None)],
             [("[" * 1000 + "]" * 1000, False, None), ("{" * 1000, False, None)],
             [(s.signed("gen_stop", snow), False, None),
@@ -425,7 +434,7 @@ def _emu_apply(emu, device, how):
 def c_modbus(site, size):
     s = site
     since = len(s.op.all)
-    heap0 = s.heap()
+    heap0 = s.heap_before()
     t0 = time.time()
     emu = s.s.cab.emu
     writes0 = len(s.writes())
@@ -528,7 +537,7 @@ def c_broker(site, size):
     s = site
     b = s.s.broker
     since = len(s.op.all)
-    heap0 = s.heap()
+    heap0 = s.heap_before()
     t0 = time.time()
     injected = missing = 0
     notes = []
