@@ -689,20 +689,16 @@ def c_config(tmp, interp, size):
     cases = [l.split(" ", 5)[1:] for l in lines if l.startswith("CASE ")]
     heap = [int(x) for x in [l for l in lines if l.startswith("HEAP ")][0].split()[1:]]
     for name, with_lkg, outcome, _, text in cases:
+        # Refused with a reason; with a config.lkg.json, the last known good
+        # runs and the warning gives the reason.
         injected += 1
         if outcome == "primary":
             wrongly += 1
             notes.append("%s taken" % name)
-        elif with_lkg == "lkg" and (outcome != "lkg" or "BTS-LKG" in text and False):
+        elif outcome != ("lkg" if with_lkg == "lkg" else "refused") or \
+                "refused ()" in text or text.endswith(": '") or text.endswith(": \"'"):
             missing += 1
-            notes.append("%s: %s (lkg skipped)" % (name, outcome))
-        elif with_lkg == "none" and (outcome != "refused" or text.endswith(": '"
-                                                                          ) or "Error: '" in text):
-            missing += 1
-            notes.append("%s: %s %s" % (name, outcome, text[:60]))
-        elif outcome == "lkg" and "refused ()" in text:
-            missing += 1
-            notes.append("%s: empty reason" % name)
+            notes.append("%s (%s): %s %s" % (name, with_lkg, outcome, text[:60]))
     if len(cases) != 2 * len(files):
         missing += 2 * len(files) - len(cases)
     return row("config", interp, injected, wrongly, missing, heap0=heap[0], heap1=heap[1],
