@@ -22,7 +22,9 @@ The classes (CLASSES below, in the order they run):
   and of store.save() (host_tests' ring/store power-cut rigs on LittleFS).
 - config: a corpus of bad config files, each with and without a
   config.lkg.json, offered to the firmware's start-up at the board's heap.
-- console: random console lines and PIN guessing on the serial console.
+- console: random console lines, PIN guessing and a paste of `raw` bus
+  reads of an absent unit (one a control cycle: wrongly = reads that ran
+  without a tick between them) on the serial console.
 
 The MQTT classes (replay, mqtt_input, modbus, broker) share one firmware
 run a interpreter (host_tests/rigs.py's MqttSite: tools/host_run.py at the
@@ -106,6 +108,7 @@ SIZES = {
     "broker_outages": (("frozen", "no CONNACK"), None),
     "console_lines": (40, 1000),
     "pin_guesses": (4, 40),
+    "raw_paste": (3, 20),               # `raw` reads of an absent unit pasted at once
 }
 SHORT_INTERPS = {}      # class: the interpreters besides the first that the short run takes
 
@@ -727,9 +730,21 @@ def _ask(t, line, timeout=10):
     return None
 
 
+def _status_field(t, name):
+    """A number of the console's `status` line (heap free, ticks)."""
+    t.mark = len(t.out)
+    t.send("status\r")
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        m = re.search(name + r" (\d+)", t.text(t.mark))
+        if m:
+            return int(m.group(1))
+        time.sleep(0.05)
+    raise BenchError("no %r in the console's status: %r" % (name, t.text(t.mark)[-500:]))
+
+
 def _status_heap(t):
-    m = re.search(r"heap free (\d+)", t.cmd("status"))
-    return int(m.group(1)) if m else None
+    return _status_field(t, "heap free")
 
 
 def c_console(tmp, interp, size):
@@ -782,6 +797,22 @@ def c_console(tmp, interp, size):
                     wrongly += 1
             elif "locked" not in out:
                 wrongly += 1            # a change with no PIN asked
+        # A paste of bus reads of an absent unit (each waits a bus timeout):
+        # one a control cycle, so a tick between every two.
+        n = size("raw_paste")
+        injected += n
+        ticks0 = _status_field(t, "ticks")
+        start = len(t.out)
+        t.send(b"raw gw 99 3 0 125\r" * n)
+        deadline = time.time() + 10 + 2 * n
+        while time.time() < deadline and t.text(start).count("no answer") < n:
+            time.sleep(0.1)
+        got = t.text(start).count("no answer")
+        missing += n - got
+        ticks = _status_field(t, "ticks") - ticks0
+        if ticks < n:
+            wrongly += n - ticks
+            notes.append("%d raw reads in %d ticks" % (n, ticks))
         heap1 = _status_heap(t)
         if t.p.poll() is not None:
             missing += 1
