@@ -60,7 +60,6 @@ of each.
 import argparse
 import json
 import os
-import queue
 import random
 import re
 import socket
