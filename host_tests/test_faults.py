@@ -2,9 +2,10 @@
 # subprocess (the firmware in the unix port at the board's heap, the cabinet
 # emulator, a real mosquitto: it starts them itself and fails without
 # them). Every fault class (command replay; oversized, retained, nested and
-# flooded MQTT input; Modbus line faults; broker frozen and a peer that
-# never sends CONNACK; a power cut at every write; a corpus of bad configs;
-# random console lines and PIN guessing) must show: nothing wrongly
+# flooded MQTT input; Modbus wrong-unit and exception replies; a broker
+# peer that never sends CONNACK; a power cut at every write; a corpus of
+# bad configs; random console lines, PIN guessing, a paste of bus reads)
+# must show: nothing wrongly
 # accepted, no result missing, no record lost, the loop's longest stall
 # within mqtt.timeout_s plus one bus timeout, and the heap after within
 # 1 KB of before. The table is printed (pytest -s shows it). The soak is
