@@ -62,6 +62,7 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import sys
 import threading
@@ -879,27 +880,30 @@ def run(interps, classes, soak=False, tmp=None, log=None):
             # The short run: the first interpreter, and both where SHORT_INTERPS says.
             return n in classes and (soak or k == 0 or interp in SHORT_INTERPS.get(n, ()))
         mine = [(n, f) for n, f in SITE_CLASSES if wanted(n)]
-        if mine:
-            os.makedirs(os.path.join(d, "site"))
-            site = Site(os.path.join(d, "site"), interp)
-            try:
-                for n, f in mine:
+        try:
+            if mine:
+                os.makedirs(os.path.join(d, "site"))
+                site = Site(os.path.join(d, "site"), interp)
+                try:
+                    for n, f in mine:
+                        t0 = time.time()
+                        rows.append(f(site, size))
+                        rows[-1]["secs"] = round(time.time() - t0, 1)
+                        if log:
+                            log(rows[-1])
+                finally:
+                    site.close()
+            for n, f in OWN_CLASSES:
+                if wanted(n):
+                    sub = os.path.join(d, n)
+                    os.makedirs(sub)
                     t0 = time.time()
-                    rows.append(f(site, size))
+                    rows.append(f(sub, interp, size))
                     rows[-1]["secs"] = round(time.time() - t0, 1)
                     if log:
                         log(rows[-1])
-            finally:
-                site.close()
-        for n, f in OWN_CLASSES:
-            if wanted(n):
-                sub = os.path.join(d, n)
-                os.makedirs(sub)
-                t0 = time.time()
-                rows.append(f(sub, interp, size))
-                rows[-1]["secs"] = round(time.time() - t0, 1)
-                if log:
-                    log(rows[-1])
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
     return rows
 
 
