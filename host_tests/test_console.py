@@ -358,6 +358,17 @@ def test_a_paste_of_bus_reads_takes_one_a_control_cycle(site):
     assert after - before >= 6, (before, after)       # a tick between every two reads
 
 
+def test_a_line_end_after_a_lone_escape_still_ends_the_line(site):
+    # tools/faults.py's random lines found it: a line ending in a lone ESC
+    # (a stray key) lost its Enter to the escape-sequence parser, and no
+    # prompt came back until the next line.
+    cab = site.cabinet(start_hour=12.0)
+    t = site.terminal(cab)
+    assert "heap free" in t.cmd("status\x1b", "heap free", timeout=5)
+    assert "heap free" in t.cmd("status\x1b[", "heap free", timeout=5)
+    assert "heap free" in t.cmd("\x1b[Astatus", "heap free", timeout=5)   # an arrow key dropped
+
+
 def test_ten_thousand_random_lines(site):
     cab = site.cabinet(start_hour=12.0)
     t = site.terminal(cab, extra={"console": {"pin": PIN, "timeout_s": 3600}})

@@ -674,3 +674,40 @@ def test_sheddable_load_follows_its_contactor():
     assert m.snapshot()["sheddable_on"] is False
     m.set("sheddable_on", True)
     assert m.load_w == pytest.approx(full)
+
+
+def test_line_faults_split_wrong_unit_exception_every_other(emu, ready):
+    # The unit's "fault" (tools/faults.py's Modbus class): each answer in
+    # two pieces, from the next unit, exception 4, or every other one only.
+    bus = ready["buses"]["gw"]
+    try:
+        with socket.create_connection((bus["host"], bus["port"]), timeout=0.5) as raw:
+            raw.sendall(rtu_frame(2, 4, 0, 2))
+            good = raw.recv(256)
+            assert crc_ok(good) and len(good) == 9
+            emu.set("fault", "split", device="meter")
+            raw.sendall(rtu_frame(2, 4, 0, 2))
+            first = raw.recv(256)
+            rest = raw.recv(256)
+            assert len(first) == 4 and first + rest == good
+            emu.set("fault", "wrong_unit", device="meter")
+            raw.sendall(rtu_frame(2, 4, 0, 2))
+            other = raw.recv(256)
+            assert crc_ok(other) and other[0] == 3 and other[1:-2] == good[1:-2]
+            emu.set("fault", "exception", device="meter")
+            raw.sendall(rtu_frame(2, 4, 0, 2))
+            exc = raw.recv(256)
+            assert crc_ok(exc) and exc[:3] == bytes([2, 0x84, 4])
+            emu.set("fault", "every_other", device="meter")
+            answered = 0
+            for _ in range(4):
+                raw.sendall(rtu_frame(2, 4, 0, 2))
+                try:
+                    answered += len(raw.recv(256)) == 9
+                except socket.timeout:
+                    pass
+            assert answered == 2
+        with pytest.raises(EmulatorError, match="fault must be one of"):
+            emu.set("fault", "sometimes", device="meter")
+    finally:
+        emu.set("fault", "", device="meter")

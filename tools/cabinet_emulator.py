@@ -54,6 +54,9 @@ line; every reply has "ok", a refused one "ok": false and "error"):
         gen_fail, gen_reset (stopped, auto, no request, no alarm)
     {"cmd":"set","device":D,"key":K,"value":V}  unit: answer_delay_ms,
         min_gap_ms (requests closer than this get no answer; PACE wants 100),
+        fault ("split": each answer in two pieces 30 ms apart, "wrong_unit":
+        answers from the next unit, "exception": reads answer exception 4,
+        "every_other": every other request unanswered, "": none),
         and per profile: epever load_on, charger_fault (bits OR'd into 0x3201),
         long_read_max (longer FC04 reads of 0x31xx answer exception 2, as an LS-B);
         eastron powered_from_line (no answer while its line is dead),

@@ -86,12 +86,15 @@ class Console:
 
     def _take(self, c):
         if self._esc:
-            # ESC [ ... final byte: cursor keys and the like are dropped.
-            if self._esc == 1 and c == 0x5B:
-                self._esc = 2
-            elif self._esc == 1 or 0x40 <= c <= 0x7E:
-                self._esc = 0
-            return
+            # ESC [ ... final byte: cursor keys and the like are dropped. A
+            # line end is never part of one: it ends it, and ends the line.
+            if c != 0x0D and c != 0x0A:
+                if self._esc == 1 and c == 0x5B:
+                    self._esc = 2
+                elif self._esc == 1 or 0x40 <= c <= 0x7E:
+                    self._esc = 0
+                return
+            self._esc = 0
         if c == 0x0D or c == 0x0A:
             if c == 0x0A and self._cr:
                 self._cr = False

@@ -152,12 +152,18 @@ class Bus:
         gap_ok = (t_arrival - dev.last_frame_t) * 1000.0 >= dev.min_gap_ms
         dev.last_frame_t = t_arrival
         answers = not dev.silent and gap_ok and getattr(dev, "answers", lambda: True)()
+        dev.fault_count += 1
+        if dev.fault == "every_other" and dev.fault_count % 2 == 0:
+            answers = False
         response = None
         if fc not in dev.FCS:
             response = ExceptionResponse(fc, ExcCodes.ILLEGAL_FUNCTION)
             note = "exception 1"
         elif not answers and fc in (5, 6, 15, 16):
             note = "not received (unit silent)"
+        elif dev.fault == "exception" and fc in (1, 2, 3, 4):
+            response = ExceptionResponse(fc, ExcCodes.DEVICE_FAILURE)
+            note = "exception 4 (fault)"
         else:
             store = _DeviceStore(dev)
             try:
@@ -172,11 +178,17 @@ class Bus:
         if answers and response is not None:
             response.transaction_id = pdu.transaction_id
             response.dev_id = pdu.dev_id
+            if dev.fault == "wrong_unit":
+                response.dev_id = pdu.dev_id % 247 + 1
             packet = handler.framer.buildFrame(response)
             if dev.garbage:
                 packet = self.corrupt(dev, packet)
         self.emu.traffic.record(dev, self, pdu, t_arrival, req_len, packet, note)
-        if packet:
+        if packet and dev.fault == "split" and len(packet) > 2:
+            half = len(packet) // 2
+            self.emit(handler, packet[:half], addr, t_arrival, req_len, dev)
+            self.emit(handler, packet[half:], addr, t_arrival + 0.03, req_len, dev)
+        elif packet:
             self.emit(handler, packet, addr, t_arrival, req_len, dev)
 
     def reply_delay(self, req_len, reply_len, dev):

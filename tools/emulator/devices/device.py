@@ -17,6 +17,21 @@ def item(key, index):
     return lambda snap: snap[key][index]
 
 
+# A unit's line faults (the control channel's "set" of key "fault"):
+# "split", every answer sent in two pieces 30 ms apart; "wrong_unit", every
+# answer from the next unit number (a well-formed frame, CRC and all);
+# "exception", every read answered with exception 4 (device failure);
+# "every_other", every other request unanswered; "" for none.
+LINE_FAULTS = ("", "split", "wrong_unit", "exception", "every_other")
+
+
+def line_fault(value):
+    value = value or ""
+    if value not in LINE_FAULTS:
+        raise ValueError("fault must be one of %s" % ", ".join(repr(f) for f in LINE_FAULTS))
+    return value
+
+
 class Device:
     """One Modbus unit. Subclasses give tables() and their quirks.
 
@@ -32,7 +47,8 @@ class Device:
     ROLE = None
     MAIN_FC = 3  # the function code of the unit's main table ("override" default)
     # What the control channel's "set" may change: key -> (attribute, type).
-    PARAMS = {"answer_delay_ms": ("answer_delay_ms", float), "min_gap_ms": ("min_gap_ms", float)}
+    PARAMS = {"answer_delay_ms": ("answer_delay_ms", float), "min_gap_ms": ("min_gap_ms", float),
+              "fault": ("fault", line_fault)}
     # Every point of the firmware's profile PROFILE, with the value the unit
     # puts there: a snapshot key, or a function of the snapshot. Registers
     # the firmware does not read are the subclass's own (tables()).
@@ -67,6 +83,8 @@ class Device:
         self.silent = False
         self.garbage = None          # None or a mode: crc, truncate, noise, mixed
         self.garbage_count = 0
+        self.fault = ""              # "" or one of LINE_FAULTS (servers.Bus.answer)
+        self.fault_count = 0
         self.min_gap_ms = 0.0        # > 0: requests closer than this get no answer
         self.last_frame_t = -1e9
         self.overrides = {}          # (table, addr) -> raw value
