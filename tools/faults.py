@@ -384,7 +384,8 @@ def c_mqtt_input(site, size):
         ids = ["%s-%d-f%02d" % (tag, rnd, i) for i in range(40)]
         phases = [
             [(b"{" * 4096, False, None)],
-            [(s.signed("gen_stop", tag + "big", {"pad": "x" * big}), False, None)],
+            # Its first bytes name its id: refused by a result to it.
+            [(s.signed("gen_stop", tag + "big", {"pad": "x" * big}), False, tag + "big")],
             [(b"y" * 4096, True, None), (b"z" * big, True, None)],
             [(env300, False, None), (json.dumps({"body": body300, "sig": "00"}), False, None)],
             [("[" * 1000 + "]" * 1000, False, None), ("{" * 1000, False, None)],

@@ -28,6 +28,7 @@ LINK_RETRY_MAX_MS = 30000
 _RX_MAX = const(256)        # the longest RTU frame
 _EXC_LEN = const(5)         # unit, fc | 0x80, code, CRC
 _GATEWAY_QUIET_US = const(20000)  # TCP may split a frame: wait longer for the rest
+_ANY_UNIT = const(-1)        # a garbled frame: its rest may spoil any unit's answer
 
 
 def classify(e):
@@ -245,8 +246,10 @@ class RtuBus:
         # same unit's can pass for the answer to this request. A unit that
         # missed its timeout is given one more timeout to finish late
         # (later it is on the line before the request, and discarded).
+        # After a garbled frame the rest of it may still come (an answer
+        # sent in pieces): the line is listened to so, whoever is next.
         listen = 0
-        if unit == self._late_unit:
+        if unit == self._late_unit or self._late_unit == _ANY_UNIT:
             listen = self.timeout_us - time.ticks_diff(time.ticks_us(), self._late_us)
         self._discard(listen if listen > 0 else 0)
         self._late_unit = None
@@ -257,8 +260,8 @@ class RtuBus:
             raise       # a heap squeeze is not the device's fault: never a frame error
         except Exception as e:
             e = classify(e)
-            if e.kind == TIMEOUT:
-                self._late_unit = unit
+            if e.kind == TIMEOUT or e.kind == FRAME:
+                self._late_unit = unit if e.kind == TIMEOUT else _ANY_UNIT
                 self._late_us = time.ticks_us()
             raise e
         finally:
