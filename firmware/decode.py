@@ -90,6 +90,17 @@ def divisor(scale):
     return 0
 
 
+def decimals(scale):
+    """The decimals a value at this scale carries: 1 for 0.1, 2 for 0.01...;
+    0 when divisor() has none."""
+    k = divisor(scale)
+    d = 0
+    while k >= 10:
+        d += 1
+        k //= 10
+    return d
+
+
 def value_at(buf, off, vtype, scale, div, lo, hi, sentinel):
     """Scaled value of the point at byte `off` of register data: as
     value(), but a float is read straight from the bytes (its 32-bit

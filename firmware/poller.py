@@ -50,11 +50,7 @@ class Device:
             sc[k] = cs
             self._scale = tuple(sc)
             dp = bytearray(self.dp)     # its resolution follows: 0.1 A is one decimal
-            dp[k] = 0
-            d = decode.divisor(cs)
-            while d >= 10:
-                dp[k] += 1
-                d //= 10
+            dp[k] = decode.decimals(cs)
             self.dp = bytes(dp)
         # Decoded values by point name (SI units, None = no data), updated in
         # place each cycle; `online` rides along for the snapshot.
@@ -109,13 +105,10 @@ class Device:
         dp = bytearray(n)
         for i in range(n):
             p = pts[i]
-            k = decode.divisor(p[decode.P_SCALE])
             if p[decode.P_TYPE] == decode.F32:
                 dp[i] = decimals.get(p[decode.P_NAME], dp_else) if decimals else dp_else
             else:
-                while k >= 10:
-                    dp[i] += 1
-                    k //= 10
+                dp[i] = decode.decimals(p[decode.P_SCALE])
         self.dp = bytes(dp)
         shared = {}
 
